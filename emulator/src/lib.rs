@@ -1,1 +1,289 @@
-pub fn start() {}
+//! acrctl-emulator: a local Azure for acrctl's tests and demos. Entra ID (client
+//! credentials with secret, certificate or federated assertion), managed identity (App
+//! Service and VM metadata styles), an ARM subset, and one ACR front per registry, the
+//! first optionally backed by a real docker-registry. See README in the module docs.
+
+mod acr;
+mod admin;
+mod arm;
+mod backend;
+mod entra;
+mod faults;
+mod managed_identity;
+mod seed;
+mod server;
+mod state;
+mod tls;
+
+use std::path::PathBuf;
+use std::process::Child;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use axum::routing::get;
+use axum::Router;
+
+pub use faults::Fault;
+pub use state::{Info, LoggedRequest, ManagedIdentity, RegistryInfo, ServicePrincipal};
+
+use state::Shared;
+
+pub struct Options {
+    /// Created if missing; the CA, env file, info.json and credential files go here.
+    pub state_dir: PathBuf,
+    /// Registry names; empty means `["registry1"]`.
+    pub registries: Vec<String>,
+    /// Debian's docker-registry binary; when set, the first registry is backed by it and
+    /// seeded with `samples/hello:v1`.
+    pub docker_registry: Option<PathBuf>,
+    pub entra_token_lifetime_secs: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            state_dir: std::env::temp_dir()
+                .join(format!("acrctl-emulator-{}", uuid::Uuid::new_v4().simple())),
+            registries: vec![],
+            docker_registry: None,
+            entra_token_lifetime_secs: 3599,
+        }
+    }
+}
+
+pub struct Emulator {
+    shared: Arc<Shared>,
+    child: Mutex<Option<Child>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+type Started = (Arc<Shared>, Option<Child>);
+
+impl Emulator {
+    /// Starts every listener on its own tokio runtime (a background thread) and returns once
+    /// they are up and the backend registry, if any, is seeded. The main port is ephemeral
+    /// unless `ACRCTL_EMULATOR_PORT` is set (the binary's `--port`).
+    pub fn start(opts: Options) -> Result<Emulator> {
+        let (tx, rx) = std::sync::mpsc::channel::<Result<Started>>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("acrctl-emulator".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match setup(opts).await {
+                        Ok(started) => {
+                            let _ = tx.send(Ok(started));
+                            let _ = stop_rx.await;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                        }
+                    }
+                });
+                rt.shutdown_timeout(std::time::Duration::from_millis(200));
+            })?;
+        let (shared, child) = rx.recv().context("emulator thread died")??;
+        Ok(Emulator {
+            shared,
+            child: Mutex::new(child),
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn info(&self) -> &Info {
+        &self.shared.info
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        env_lines(&self.shared.info)
+    }
+
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.world().log.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.world().log.clear();
+    }
+
+    pub fn add_fault(&self, fault: Fault) {
+        self.shared.world().faults.push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.world().faults.clear();
+    }
+
+    /// E.g. `("registry1", "publicNetworkAccess", "Disabled")`, `("registry1",
+    /// "refuseAcrAudience", true)`, `adminUserEnabled`, `roleAssignmentMode`.
+    pub fn set_registry_flag(&self, registry: &str, flag: &str, value: serde_json::Value) {
+        let name = self
+            .shared
+            .registry(registry)
+            .map(|r| r.name.clone())
+            .unwrap_or_else(|| registry.to_string());
+        self.shared
+            .world()
+            .flags
+            .entry(name)
+            .or_default()
+            .insert(flag.to_string(), value);
+    }
+
+    /// Mints a fresh federated token (also rewrites the federated token file).
+    pub fn federated_token(&self) -> String {
+        let t = entra::federated_token(&self.shared, seed::WI_SUBJECT, seed::WI_AUDIENCE, 24 * 3600);
+        if let Some(p) = &self.shared.info.workload_identity.federated_token_path {
+            let _ = std::fs::write(p, &t);
+        }
+        t
+    }
+
+    /// Stops the listeners and kills the docker-registry child.
+    pub fn shutdown(&mut self) {
+        if let Some(c) = self.child.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            backend::kill(c);
+        }
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+pub fn env_lines(i: &Info) -> Vec<(String, String)> {
+    let mut v = vec![
+        ("ACRCTL_ARM_ENDPOINT", i.arm_url.clone()),
+        ("SSL_CERT_FILE", i.ca_pem.display().to_string()),
+        ("AZURE_TENANT_ID", i.tenant_id.clone()),
+        ("AZURE_CLIENT_ID", i.sp_secret.client_id.clone()),
+        ("AZURE_CLIENT_SECRET", i.sp_secret.secret.clone().unwrap_or_default()),
+        ("AZURE_SUBSCRIPTION_ID", i.subscription_id.clone()),
+    ];
+    if let Some(r) = i.registries.first() {
+        v.push(("ACRCTL_EMULATOR_REGISTRY", r.login_server.clone()));
+    }
+    v.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+async fn setup(opts: Options) -> Result<Started> {
+    let dir = opts.state_dir.clone();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let names = if opts.registries.is_empty() {
+        vec!["registry1".to_string()]
+    } else {
+        opts.registries.clone()
+    };
+
+    let tls_m = tls::make_tls()?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls::server_config(&tls_m)?));
+    let (entra_key, oidc_key, acr_key) = (
+        tls::RsaKey::generate("acrctl-emulator entra")?,
+        tls::RsaKey::generate("acrctl-emulator oidc issuer")?,
+        tls::RsaKey::generate("acrctl-emulator acr token")?,
+    );
+    std::fs::write(dir.join("ca.pem"), &tls_m.ca_pem)?;
+    std::fs::write(dir.join("ca.crt"), &tls_m.ca_pem)?;
+    let token_cert = dir.join("acr-token.crt");
+    std::fs::write(&token_cert, &acr_key.cert_pem)?;
+
+    let main_port: u16 = std::env::var("ACRCTL_EMULATOR_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let bind = |p: u16| tokio::net::TcpListener::bind(("127.0.0.1", p));
+    let main_l = bind(main_port).await.context("binding the main port")?;
+    let mi_l = bind(0).await?;
+    let mut reg_ls = vec![];
+    for _ in &names {
+        reg_ls.push(bind(0).await?);
+    }
+    let ports = seed::Ports {
+        main: main_l.local_addr()?.port(),
+        mi: mi_l.local_addr()?.port(),
+        registries: reg_ls
+            .iter()
+            .map(|l| l.local_addr().map(|a| a.port()))
+            .collect::<Result<_, _>>()?,
+    };
+
+    let mut child = None;
+    let mut backends: Vec<Option<String>> = vec![None; names.len()];
+    if let Some(bin) = &opts.docker_registry {
+        let front = format!("127.0.0.1:{}", ports.registries[0]);
+        let (c, url) = backend::spawn(bin, &dir, &front, &token_cert)?;
+        child = Some(c);
+        backends[0] = Some(url);
+    }
+    let shared = Arc::new(seed::build(
+        &dir,
+        &names,
+        &ports,
+        &backends,
+        entra_key,
+        oidc_key,
+        acr_key,
+        opts.entra_token_lifetime_secs,
+    )?);
+
+    let main_router = Router::new()
+        .merge(entra::routes())
+        .merge(admin::routes())
+        .route("/metadata/endpoints", get(arm::metadata))
+        .fallback(arm::dispatch)
+        .with_state(shared.clone());
+    let mi_router = managed_identity::routes().with_state(shared.clone());
+    tokio::spawn(server::serve(main_l, Some(acceptor.clone()), "main".into(), main_router, shared.clone()));
+    tokio::spawn(server::serve(mi_l, None, "mi".into(), mi_router, shared.clone()));
+    for (i, l) in reg_ls.into_iter().enumerate() {
+        let name = format!("registry:{}", shared.registries[i].name);
+        let router = acr::routes(shared.clone(), i);
+        tokio::spawn(server::serve(l, Some(acceptor.clone()), name, router, shared.clone()));
+    }
+
+    let fed = entra::federated_token(&shared, seed::WI_SUBJECT, seed::WI_AUDIENCE, 24 * 3600);
+    std::fs::write(dir.join("federated-token"), fed)?;
+    let env: String = env_lines(&shared.info)
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
+    std::fs::write(dir.join("env"), env)?;
+    std::fs::write(dir.join("info.json"), serde_json::to_vec_pretty(&shared.info)?)?;
+
+    if let Some(url) = &backends[0] {
+        let seeded = async {
+            backend::wait_ready(&shared.http, url).await?;
+            let tok = acr::admin_access_token(&shared, 0, "repository:samples/hello:pull,push");
+            backend::seed(&shared.http, url, &tok).await
+        }
+        .await;
+        if let Err(e) = seeded {
+            if let Some(c) = child.as_mut() {
+                backend::kill(c);
+            }
+            return Err(e);
+        }
+    }
+    Ok((shared, child))
+}

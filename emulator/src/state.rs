@@ -1,0 +1,296 @@
+//! Public data types of the emulator and its mutable world (flags, role assignments,
+//! request log, faults).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::faults::Fault;
+use crate::tls::RsaKey;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Info {
+    pub arm_url: String,
+    pub authority_url: String,
+    pub mi_url: String,
+    pub ca_pem: PathBuf,
+    pub tenant_id: String,
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub arm_audience: String,
+    pub acr_suffix: String,
+    pub registries: Vec<RegistryInfo>,
+    pub sp_secret: ServicePrincipal,
+    pub sp_cert: ServicePrincipal,
+    pub sp_noaccess: ServicePrincipal,
+    pub workload_identity: ServicePrincipal,
+    pub system_mi: ManagedIdentity,
+    pub user_mi: ManagedIdentity,
+    pub identity_header: String,
+    /// Issuer of the federated (Kubernetes service account) tokens.
+    pub oidc_issuer: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RegistryInfo {
+    pub name: String,
+    pub login_server: String,
+    pub resource_id: String,
+    pub admin_username: String,
+    pub admin_password: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ServicePrincipal {
+    pub client_id: String,
+    pub object_id: String,
+    pub secret: Option<String>,
+    pub cert_pem_path: Option<PathBuf>,
+    pub federated_token_path: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ManagedIdentity {
+    pub client_id: String,
+    pub object_id: String,
+    pub resource_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedRequest {
+    pub listener: String,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub form_keys: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RoleAssignment {
+    /// Full ARM id: `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}`.
+    pub id: String,
+    pub name: String,
+    pub scope: String,
+    /// GUID of the role definition.
+    pub role: String,
+    pub principal_id: String,
+    pub principal_type: String,
+    pub created_on: String,
+}
+
+/// A federated identity credential of an app registration.
+#[derive(Clone, Debug)]
+pub struct FederatedCredential {
+    pub issuer: String,
+    pub subject: String,
+    pub audience: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrincipalKind {
+    ServicePrincipal,
+    ManagedIdentity,
+}
+
+pub struct Principal {
+    pub kind: PrincipalKind,
+    pub name: String,
+    pub client_id: String,
+    pub object_id: String,
+    pub secret: Option<String>,
+    /// Certificate credential: (base64url SHA-1 thumbprint, base64url SHA-256 thumbprint, key).
+    pub cert: Option<RsaKey>,
+    pub federated: Vec<FederatedCredential>,
+    pub mi_resource_id: Option<String>,
+}
+
+pub struct Registry {
+    pub name: String,
+    pub login_server: String,
+    pub resource_id: String,
+    pub admin_username: String,
+    pub admin_passwords: [String; 2],
+    /// `http://127.0.0.1:PORT` of the docker-registry behind this front, if any.
+    pub backend: Option<String>,
+}
+
+#[derive(Default)]
+pub struct World {
+    pub flags: HashMap<String, Map<String, Value>>,
+    pub assignments: Vec<RoleAssignment>,
+    pub log: Vec<LoggedRequest>,
+    pub faults: Vec<Fault>,
+}
+
+pub struct Shared {
+    pub info: Info,
+    pub entra_key: RsaKey,
+    pub oidc_key: RsaKey,
+    pub acr_key: RsaKey,
+    pub principals: Vec<Principal>,
+    pub registries: Vec<Registry>,
+    pub entra_lifetime: u64,
+    pub world: Mutex<World>,
+    pub http: reqwest::Client,
+}
+
+pub const ACR_AUDIENCE: &str = "https://containerregistry.azure.net";
+pub const NULL_GUID: &str = "00000000-0000-0000-0000-000000000000";
+
+impl Shared {
+    pub fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn principal_by_client_id(&self, id: &str) -> Option<&Principal> {
+        self.principals
+            .iter()
+            .find(|p| p.client_id.eq_ignore_ascii_case(id))
+    }
+
+    pub fn principal_by_object_id(&self, id: &str) -> Option<&Principal> {
+        self.principals
+            .iter()
+            .find(|p| p.object_id.eq_ignore_ascii_case(id))
+    }
+
+    pub fn registry(&self, name: &str) -> Option<&Registry> {
+        self.registries
+            .iter()
+            .find(|r| r.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn flag(&self, registry: &str, flag: &str) -> Option<Value> {
+        self.world()
+            .flags
+            .get(registry)
+            .and_then(|m| m.get(flag))
+            .cloned()
+    }
+
+    pub fn flag_str(&self, registry: &str, flag: &str) -> String {
+        match self.flag(registry, flag) {
+            Some(Value::String(s)) => s,
+            Some(v) => v.to_string(),
+            None => String::new(),
+        }
+    }
+
+    pub fn flag_bool(&self, registry: &str, flag: &str) -> bool {
+        matches!(self.flag(registry, flag), Some(Value::Bool(true)))
+            || self.flag_str(registry, flag).eq_ignore_ascii_case("true")
+    }
+
+    /// `refuseAcrAudience` set on any registry makes Entra refuse the ACR audience.
+    pub fn acr_audience_refused(&self) -> bool {
+        self.world().flags.values().any(|m| {
+            matches!(m.get("refuseAcrAudience"), Some(Value::Bool(true)))
+                || m.get("refuseAcrAudience").and_then(|v| v.as_str()) == Some("true")
+        })
+    }
+
+    /// Role-definition GUIDs the principal holds at `scope` or above.
+    pub fn roles_at(&self, principal_oid: &str, scope: &str) -> Vec<String> {
+        self.world()
+            .assignments
+            .iter()
+            .filter(|a| a.principal_id.eq_ignore_ascii_case(principal_oid))
+            .filter(|a| scope_covers(&a.scope, scope))
+            .map(|a| a.role.clone())
+            .collect()
+    }
+
+    pub fn has_role_under(&self, principal_oid: &str, scope: &str) -> bool {
+        self.world().assignments.iter().any(|a| {
+            a.principal_id.eq_ignore_ascii_case(principal_oid)
+                && (scope_covers(scope, &a.scope) || scope_covers(&a.scope, scope))
+        })
+    }
+}
+
+/// True when `outer` equals `inner` or is one of its ancestors (ARM scopes are
+/// case-insensitive paths).
+pub fn scope_covers(outer: &str, inner: &str) -> bool {
+    let o = outer.trim_end_matches('/').to_ascii_lowercase();
+    let i = inner.trim_end_matches('/').to_ascii_lowercase();
+    o.is_empty() || i == o || (i.starts_with(&o) && i.as_bytes().get(o.len()) == Some(&b'/'))
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Built-in roles the emulator knows (ids are Azure's built-in role GUIDs).
+pub struct RoleDef {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub actions: &'static [&'static str],
+}
+
+pub const ACRPULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+pub const ACRPUSH: &str = "8311e382-0749-4cb8-b61a-304f252e45ec";
+pub const READER: &str = "acdd72a7-3c48-4a49-a4f2-a1c48b7a2d2b";
+pub const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab8b-20f7382dd24c";
+pub const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+pub const UAA: &str = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";
+
+pub const ROLES: &[RoleDef] = &[
+    RoleDef {
+        id: ACRPULL,
+        name: "AcrPull",
+        description: "acr pull",
+        actions: &["Microsoft.ContainerRegistry/registries/pull/read"],
+    },
+    RoleDef {
+        id: ACRPUSH,
+        name: "AcrPush",
+        description: "acr push",
+        actions: &[
+            "Microsoft.ContainerRegistry/registries/pull/read",
+            "Microsoft.ContainerRegistry/registries/push/write",
+        ],
+    },
+    RoleDef {
+        id: READER,
+        name: "Reader",
+        description: "View all resources, but does not allow you to make any changes.",
+        actions: &["*/read"],
+    },
+    RoleDef {
+        id: CONTRIBUTOR,
+        name: "Contributor",
+        description: "Grants full access to manage all resources, but does not allow you to assign roles in Azure RBAC, manage assignments in Azure Blueprints, or share image galleries.",
+        actions: &["*"],
+    },
+    RoleDef {
+        id: OWNER,
+        name: "Owner",
+        description: "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.",
+        actions: &["*"],
+    },
+    RoleDef {
+        id: UAA,
+        name: "User Access Administrator",
+        description: "Lets you manage user access to Azure resources.",
+        actions: &["*/read", "Microsoft.Authorization/*"],
+    },
+];
+
+pub fn role_def(guid: &str) -> Option<&'static RoleDef> {
+    ROLES.iter().find(|r| r.id.eq_ignore_ascii_case(guid))
+}
