@@ -1,0 +1,677 @@
+//! The Entra identity acrctl acts as: a chain of token sources tried in the order of the
+//! Azure SDKs' default chain (cli-contract.md, "Credentials"), or one source chosen with
+//! `--auth` / `AZURE_TOKEN_CREDENTIALS`.
+//!
+//! The service-principal, certificate, workload-identity and Azure CLI sources use
+//! azure_identity, with acrctl's one HTTP client as their transport and a short retry
+//! budget, so a wrong endpoint fails in seconds. Managed identity is a small client of
+//! our own: azure_identity 1.0 can neither probe the VM endpoint with a short timeout nor
+//! honour `AZURE_POD_IDENTITY_AUTHORITY_HOST`.
+
+use crate::cloud::Cloud;
+use crate::error::{network_error, AppError, Kind};
+use crate::http;
+use azure_core::credentials::TokenCredential;
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{Mutex, OnceCell};
+
+/// An Entra access token; `token` is a secret.
+#[derive(Clone)]
+pub struct EntraToken {
+    pub token: String,
+    /// Seconds since the epoch.
+    pub expires_on: i64,
+    /// The tenant that issued it (the `tid` claim), for the ACR exchange.
+    pub tenant: Option<String>,
+}
+
+impl std::fmt::Debug for EntraToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntraToken")
+            .field("expires_on", &self.expires_on)
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a token request failed. `AudienceRefused` lets the caller fall back to another
+/// audience (Entra's AADSTS500011, `invalid_resource`).
+#[derive(Debug)]
+pub enum TokenError {
+    AudienceRefused(AppError),
+    Other(AppError),
+}
+
+impl TokenError {
+    #[cfg(test)]
+    pub fn into_app(self) -> AppError {
+        match self {
+            TokenError::AudienceRefused(e) | TokenError::Other(e) => e,
+        }
+    }
+}
+
+impl From<AppError> for TokenError {
+    fn from(e: AppError) -> Self {
+        TokenError::Other(e)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    Env,
+    WorkloadIdentity,
+    Session,
+    ManagedIdentity,
+    AzureCli,
+}
+
+impl SourceKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            SourceKind::Env => "environment service principal",
+            SourceKind::WorkloadIdentity => "workload identity",
+            SourceKind::Session => "acrctl auth login session",
+            SourceKind::ManagedIdentity => "managed identity",
+            SourceKind::AzureCli => "Azure CLI",
+        }
+    }
+
+    const CHAIN: [SourceKind; 5] = [
+        SourceKind::Env,
+        SourceKind::WorkloadIdentity,
+        SourceKind::Session,
+        SourceKind::ManagedIdentity,
+        SourceKind::AzureCli,
+    ];
+}
+
+impl From<crate::cli::AuthChoice> for SourceKind {
+    fn from(c: crate::cli::AuthChoice) -> Self {
+        use crate::cli::AuthChoice::*;
+        match c {
+            Env => SourceKind::Env,
+            WorkloadIdentity => SourceKind::WorkloadIdentity,
+            Session => SourceKind::Session,
+            ManagedIdentity => SourceKind::ManagedIdentity,
+            AzureCli => SourceKind::AzureCli,
+        }
+    }
+}
+
+/// The sources `AZURE_TOKEN_CREDENTIALS` allows, with the Azure SDKs' values accepted too.
+pub fn sources_from_env_choice(value: &str) -> Result<Vec<SourceKind>, AppError> {
+    let v = value.trim().to_ascii_lowercase();
+    Ok(match v.as_str() {
+        "dev" => vec![SourceKind::Session, SourceKind::AzureCli],
+        "prod" => vec![SourceKind::Env, SourceKind::WorkloadIdentity, SourceKind::ManagedIdentity],
+        "env" | "environmentcredential" => vec![SourceKind::Env],
+        "workload-identity" | "workloadidentitycredential" => vec![SourceKind::WorkloadIdentity],
+        "session" => vec![SourceKind::Session],
+        "managed-identity" | "managedidentitycredential" => vec![SourceKind::ManagedIdentity],
+        "azure-cli" | "azureclicredential" => vec![SourceKind::AzureCli],
+        _ => {
+            return Err(AppError::usage(format!("AZURE_TOKEN_CREDENTIALS='{value}' is not a credential source acrctl knows."))
+                .hint("Use dev, prod, EnvironmentCredential, WorkloadIdentityCredential, ManagedIdentityCredential or AzureCliCredential."))
+        }
+    })
+}
+
+/// Everything the chain reads from the process environment, read once in `main`.
+#[derive(Clone, Debug, Default)]
+pub struct CredentialEnv {
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub certificate_path: Option<PathBuf>,
+    pub certificate_password: Option<String>,
+    pub federated_token_file: Option<PathBuf>,
+    pub identity_endpoint: Option<String>,
+    pub identity_header: Option<String>,
+    pub imds_host: Option<String>,
+    pub token_credentials: Option<String>,
+    pub path: Option<std::ffi::OsString>,
+}
+
+impl CredentialEnv {
+    pub fn from_process() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let env = CredentialEnv {
+            tenant_id: var("AZURE_TENANT_ID"),
+            client_id: var("AZURE_CLIENT_ID"),
+            client_secret: var("AZURE_CLIENT_SECRET"),
+            certificate_path: var("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from),
+            certificate_password: var("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
+            federated_token_file: var("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from),
+            identity_endpoint: var("IDENTITY_ENDPOINT"),
+            identity_header: var("IDENTITY_HEADER"),
+            imds_host: var("AZURE_POD_IDENTITY_AUTHORITY_HOST"),
+            token_credentials: var("AZURE_TOKEN_CREDENTIALS"),
+            path: std::env::var_os("PATH"),
+        };
+        for secret in [
+            &env.client_secret,
+            &env.certificate_password,
+            &env.identity_header,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            crate::log::register_secret(secret);
+        }
+        env
+    }
+}
+
+/// A configured source, ready to ask for tokens.
+enum Source {
+    Sdk {
+        kind: SourceKind,
+        credential: Arc<dyn TokenCredential>,
+        who: String,
+    },
+    ManagedIdentity(crate::managed_identity::ManagedIdentity),
+}
+
+pub struct CredentialChain {
+    env: CredentialEnv,
+    /// `--auth`, else `AZURE_TOKEN_CREDENTIALS`, else the whole chain.
+    allowed: Vec<SourceKind>,
+    explicit: bool,
+    identity_id: Option<String>,
+    subscription: Option<String>,
+    selected: OnceCell<Source>,
+    tokens: Mutex<HashMap<String, EntraToken>>,
+}
+
+impl CredentialChain {
+    pub fn new(
+        env: CredentialEnv,
+        auth: Option<SourceKind>,
+        identity_id: Option<String>,
+        subscription: Option<String>,
+    ) -> Result<Self, AppError> {
+        let (allowed, explicit) = match (auth, &env.token_credentials) {
+            (Some(kind), _) => (vec![kind], true),
+            (None, Some(v)) => {
+                let kinds = sources_from_env_choice(v)?;
+                let explicit = kinds.len() == 1;
+                (kinds, explicit)
+            }
+            (None, None) => (SourceKind::CHAIN.to_vec(), false),
+        };
+        Ok(CredentialChain {
+            env,
+            allowed,
+            explicit,
+            identity_id,
+            subscription,
+            selected: OnceCell::new(),
+            tokens: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A token for an Entra resource (e.g. `https://containerregistry.azure.net`), reused
+    /// within this process until a minute before it expires.
+    pub async fn token(&self, cloud: &Cloud, resource: &str) -> Result<EntraToken, TokenError> {
+        if let Some(t) = self.tokens.lock().await.get(resource) {
+            if t.expires_on - 60 > now() {
+                return Ok(t.clone());
+            }
+        }
+        let source = self.selected.get_or_try_init(|| self.select(cloud)).await?;
+        let token = match source {
+            Source::Sdk {
+                kind,
+                credential,
+                who,
+            } => {
+                let scope = crate::cloud::scope_for(resource);
+                crate::debug!(
+                    "requesting an Entra token for {scope} from the {} ({who})",
+                    kind.label()
+                );
+                let t = credential
+                    .get_token(&[scope.as_str()], None)
+                    .await
+                    .map_err(|e| sdk_error(*kind, who, resource, &e))?;
+                let token = t.token.secret().to_string();
+                crate::log::register_secret(&token);
+                EntraToken {
+                    tenant: crate::jwt::tenant(&token).or_else(|| self.env.tenant_id.clone()),
+                    expires_on: t.expires_on.unix_timestamp(),
+                    token,
+                }
+            }
+            Source::ManagedIdentity(mi) => mi.token(resource).await?,
+        };
+        self.tokens
+            .lock()
+            .await
+            .insert(resource.to_string(), token.clone());
+        Ok(token)
+    }
+
+    async fn select(&self, cloud: &Cloud) -> Result<Source, AppError> {
+        let mut reasons: Vec<(SourceKind, String)> = Vec::new();
+        for kind in &self.allowed {
+            match self.configure(*kind, cloud).await {
+                Ok(source) => {
+                    crate::debug!("credential source: {}", kind.label());
+                    return Ok(source);
+                }
+                Err(Unavailable::Why(why)) => {
+                    crate::debug!("credential source {} does not apply: {why}", kind.label());
+                    reasons.push((*kind, why));
+                }
+                Err(Unavailable::Broken(err)) => return Err(err),
+            }
+        }
+        if self.explicit {
+            let (kind, why) = &reasons[0];
+            return Err(AppError::new(
+                Kind::Auth,
+                format!("The {} cannot be used: {why}.", kind.label()),
+            )
+            .hint("Configure it, or choose another source with --auth."));
+        }
+        let mut message = String::from("No Entra credential is available. Tried:");
+        for (kind, why) in &reasons {
+            message.push_str(&format!(" {}: {why};", kind.label()));
+        }
+        message.pop();
+        message.push('.');
+        Err(AppError::new(Kind::Auth, message)
+            .hint("Set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, run on an Azure resource with a managed identity, or sign in with `az login`."))
+    }
+
+    async fn configure(&self, kind: SourceKind, cloud: &Cloud) -> Result<Source, Unavailable> {
+        let env = &self.env;
+        match kind {
+            SourceKind::Env => {
+                let (Some(tenant), Some(client_id)) = (&env.tenant_id, &env.client_id) else {
+                    return Err(Unavailable::Why(
+                        "AZURE_TENANT_ID and AZURE_CLIENT_ID are not both set".into(),
+                    ));
+                };
+                if let Some(secret) = &env.client_secret {
+                    let credential = azure_identity::ClientSecretCredential::new(
+                        tenant,
+                        client_id.clone(),
+                        secret.clone().into(),
+                        Some(azure_identity::ClientSecretCredentialOptions {
+                            client_options: sdk_options(cloud),
+                        }),
+                    )
+                    .map_err(|e| {
+                        Unavailable::Broken(sdk_setup_error(
+                            "AZURE_CLIENT_SECRET service principal",
+                            &e,
+                        ))
+                    })?;
+                    return Ok(Source::Sdk {
+                        kind,
+                        credential,
+                        who: format!("client id {client_id}, secret"),
+                    });
+                }
+                if let Some(path) = &env.certificate_path {
+                    let signer = crate::certificate::AssertionSigner::load(
+                        path,
+                        env.certificate_password.as_deref(),
+                        client_id,
+                        tenant,
+                        &cloud.authority_host,
+                    )
+                    .map_err(Unavailable::Broken)?;
+                    let credential = azure_identity::ClientAssertionCredential::new(
+                        tenant.clone(),
+                        client_id.clone(),
+                        signer,
+                        Some(azure_identity::ClientAssertionCredentialOptions {
+                            client_options: sdk_options(cloud),
+                        }),
+                    )
+                    .map_err(|e| {
+                        Unavailable::Broken(sdk_setup_error(
+                            "AZURE_CLIENT_CERTIFICATE_PATH service principal",
+                            &e,
+                        ))
+                    })?;
+                    return Ok(Source::Sdk {
+                        kind,
+                        credential,
+                        who: format!("client id {client_id}, certificate {}", path.display()),
+                    });
+                }
+                Err(Unavailable::Why(
+                    "neither AZURE_CLIENT_SECRET nor AZURE_CLIENT_CERTIFICATE_PATH is set".into(),
+                ))
+            }
+            SourceKind::WorkloadIdentity => {
+                let Some(file) = &env.federated_token_file else {
+                    return Err(Unavailable::Why(
+                        "AZURE_FEDERATED_TOKEN_FILE is not set".into(),
+                    ));
+                };
+                let (Some(tenant), Some(client_id)) = (&env.tenant_id, &env.client_id) else {
+                    return Err(Unavailable::Why("AZURE_FEDERATED_TOKEN_FILE is set but AZURE_TENANT_ID and AZURE_CLIENT_ID are not both set".into()));
+                };
+                if !file.is_file() {
+                    return Err(Unavailable::Broken(
+                        AppError::new(Kind::Auth, format!("AZURE_FEDERATED_TOKEN_FILE {} does not exist.", file.display()))
+                            .hint("Check the pod's service account token projection (azure.workload.identity/use label)."),
+                    ));
+                }
+                let credential = azure_identity::WorkloadIdentityCredential::new(Some(
+                    azure_identity::WorkloadIdentityCredentialOptions {
+                        credential_options: azure_identity::ClientAssertionCredentialOptions {
+                            client_options: sdk_options(cloud),
+                        },
+                        client_id: Some(client_id.clone()),
+                        tenant_id: Some(tenant.clone()),
+                        token_file_path: Some(file.clone()),
+                        ..Default::default()
+                    },
+                ))
+                .map_err(|e| Unavailable::Broken(sdk_setup_error("workload identity", &e)))?;
+                Ok(Source::Sdk {
+                    kind,
+                    credential,
+                    who: format!("client id {client_id}"),
+                })
+            }
+            SourceKind::Session => Err(Unavailable::Why(
+                "no `acrctl auth login` session (not available in this version)".into(),
+            )),
+            SourceKind::ManagedIdentity => {
+                let user_assigned = self.identity_id.clone().or_else(|| {
+                    // AZURE_CLIENT_ID alone (no tenant) names a user-assigned identity, as in the SDKs.
+                    if env.tenant_id.is_none() {
+                        env.client_id.clone()
+                    } else {
+                        None
+                    }
+                });
+                let mi = crate::managed_identity::ManagedIdentity::from_env(env, user_assigned)
+                    .map_err(Unavailable::Broken)?;
+                if self.explicit {
+                    return Ok(Source::ManagedIdentity(mi));
+                }
+                match mi.probe().await {
+                    Ok(()) => Ok(Source::ManagedIdentity(mi)),
+                    Err(why) => Err(Unavailable::Why(why)),
+                }
+            }
+            SourceKind::AzureCli => {
+                if !on_path(env.path.as_deref(), "az") {
+                    return Err(Unavailable::Why("`az` is not on PATH".into()));
+                }
+                let credential = azure_identity::AzureCliCredential::new(Some(
+                    azure_identity::AzureCliCredentialOptions {
+                        subscription: self.subscription.clone(),
+                        tenant_id: None,
+                        ..Default::default()
+                    },
+                ))
+                .map_err(|e| Unavailable::Broken(sdk_setup_error("Azure CLI", &e)))?;
+                Ok(Source::Sdk {
+                    kind,
+                    credential,
+                    who: "az account get-access-token".into(),
+                })
+            }
+        }
+    }
+}
+
+enum Unavailable {
+    /// The source is not configured here; the chain moves on.
+    Why(String),
+    /// The source is configured but broken; the chain stops (a user who set it meant it).
+    Broken(AppError),
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn on_path(path: Option<&std::ffi::OsStr>, program: &str) -> bool {
+    path.map(|p| std::env::split_paths(p).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// The credential library's options: our HTTP client as transport, the cloud's authority,
+/// and a retry budget of seconds (its default hides a TLS error for about 80 s).
+fn sdk_options(cloud: &Cloud) -> ClientOptions {
+    let mut custom = azure_core::cloud::CustomConfiguration::default();
+    custom.authority_host = cloud
+        .authority_host
+        .as_str()
+        .trim_end_matches('/')
+        .to_string();
+    ClientOptions {
+        transport: Some(Transport::new(Arc::new(http::client().clone()))),
+        retry: RetryOptions::exponential(ExponentialRetryOptions {
+            initial_delay: azure_core::time::Duration::milliseconds(200),
+            max_retries: 2,
+            max_total_elapsed: azure_core::time::Duration::seconds(5),
+            max_delay: azure_core::time::Duration::seconds(2),
+        }),
+        cloud: Some(Arc::new(custom.into())),
+        ..Default::default()
+    }
+}
+
+fn sdk_setup_error(what: &str, err: &azure_core::Error) -> AppError {
+    AppError::new(
+        Kind::Auth,
+        format!(
+            "The {what} credential could not be set up: {}.",
+            first_line(&err.to_string())
+        ),
+    )
+    .hint("Check AZURE_TENANT_ID and AZURE_CLIENT_ID.")
+    .caused_by(err)
+}
+
+/// Turns an azure_identity failure into one line with Entra's AADSTS code (never a secret:
+/// Entra's descriptions do not echo them), or a network error.
+fn sdk_error(kind: SourceKind, who: &str, resource: &str, err: &azure_core::Error) -> TokenError {
+    use azure_core::error::ErrorKind as K;
+    let http = find_http_kind(err);
+    match http {
+        Some((status, code, description)) => {
+            let audience_refused = code
+                .as_deref()
+                .is_some_and(|c| c.split(',').any(|c| c == "500011"))
+                || description.contains("AADSTS500011");
+            let summary = first_line(&description);
+            let summary = if summary.is_empty() {
+                format!("HTTP {status}")
+            } else {
+                summary
+            };
+            let hint = match kind {
+                SourceKind::Env if summary.contains("7000215") => "Check AZURE_CLIENT_SECRET: it must be the secret's value, not its id, and not expired.",
+                SourceKind::Env | SourceKind::WorkloadIdentity if summary.contains("700016") || summary.contains("90002") => {
+                    "Check AZURE_CLIENT_ID and AZURE_TENANT_ID: the application must exist in that tenant."
+                }
+                SourceKind::WorkloadIdentity => "Check the federated credential on the app (issuer, subject, audience) and the token file.",
+                SourceKind::AzureCli => "Run `az login` again, or check `az account show`.",
+                _ if audience_refused => "Pin another audience with --audience if your cloud's Entra does not know this one.",
+                _ => "Check the identity's configuration.",
+            };
+            let e = AppError::new(
+                Kind::Auth,
+                format!(
+                    "Entra ID refused a token for {resource} to the {} ({who}): {summary}",
+                    kind.label()
+                ),
+            )
+            .hint(hint)
+            .caused_by(err);
+            if audience_refused {
+                TokenError::AudienceRefused(e)
+            } else {
+                TokenError::Other(e)
+            }
+        }
+        None => {
+            let transport = matches!(err.kind(), K::Io) || chain_has_transport_error(err);
+            if transport {
+                TokenError::Other(network_error(
+                    &format!("Getting an Entra token from the {}", kind.label()),
+                    who_endpoint(kind),
+                    err,
+                ))
+            } else {
+                TokenError::Other(
+                    AppError::new(
+                        Kind::Auth,
+                        format!(
+                            "The {} ({who}) could not provide a token for {resource}: {}",
+                            kind.label(),
+                            first_line(&err.to_string())
+                        ),
+                    )
+                    .hint(if kind == SourceKind::AzureCli {
+                        "Run `az login`, or check `az account get-access-token`."
+                    } else {
+                        "Run with --debug for the whole error chain."
+                    })
+                    .caused_by(err),
+                )
+            }
+        }
+    }
+}
+
+fn who_endpoint(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::AzureCli => "the Azure CLI",
+        _ => "the Entra token endpoint",
+    }
+}
+
+fn find_http_kind(err: &azure_core::Error) -> Option<(u16, Option<String>, String)> {
+    use azure_core::error::ErrorKind as K;
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(az) = e.downcast_ref::<azure_core::Error>() {
+            if let K::HttpResponse {
+                status, error_code, ..
+            } = az.kind()
+            {
+                // The innermost azure_core::Error carries Entra's description as its message.
+                let description = innermost_message(az);
+                return Some((u16::from(*status), error_code.clone(), description));
+            }
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn innermost_message(err: &azure_core::Error) -> String {
+    let mut message = err.to_string();
+    let mut current = std::error::Error::source(err);
+    while let Some(e) = current {
+        message = e.to_string();
+        current = e.source();
+    }
+    // Entra descriptions start with the AADSTS code; find it wherever the wrapper put it.
+    match message.find("AADSTS") {
+        Some(i) => message[i..].to_string(),
+        None => message,
+    }
+}
+
+fn chain_has_transport_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if e.downcast_ref::<reqwest::Error>().is_some()
+            || e.downcast_ref::<std::io::Error>().is_some()
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// The first line of a message (Entra appends trace and correlation ids on later lines).
+pub fn first_line(text: &str) -> String {
+    text.trim()
+        .split(['\r', '\n'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_choice_accepts_sdk_names() {
+        assert_eq!(
+            sources_from_env_choice("EnvironmentCredential").unwrap(),
+            vec![SourceKind::Env]
+        );
+        assert_eq!(sources_from_env_choice("prod").unwrap().len(), 3);
+        assert_eq!(
+            sources_from_env_choice("dev").unwrap(),
+            vec![SourceKind::Session, SourceKind::AzureCli]
+        );
+        assert_eq!(
+            sources_from_env_choice("nope").unwrap_err().kind,
+            Kind::Usage
+        );
+    }
+
+    #[test]
+    fn first_line_drops_trace_ids() {
+        assert_eq!(
+            first_line("AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x"),
+            "AADSTS7000215: Invalid client secret provided."
+        );
+    }
+
+    #[tokio::test]
+    async fn empty_environment_explains_every_source() {
+        let env = CredentialEnv {
+            imds_host: Some("http://127.0.0.1:9".into()),
+            ..Default::default()
+        };
+        let chain = CredentialChain::new(env, None, None, None).unwrap();
+        let cloud = crate::cloud::resolve(&crate::cloud::CloudSpec::BuiltIn("AzureCloud"), None)
+            .await
+            .unwrap();
+        let err = chain
+            .token(&cloud, crate::cloud::ACR_AUDIENCE)
+            .await
+            .unwrap_err()
+            .into_app();
+        assert_eq!(err.kind, Kind::Auth);
+        for label in [
+            "environment service principal",
+            "workload identity",
+            "managed identity",
+            "Azure CLI",
+        ] {
+            assert!(
+                err.message.contains(label),
+                "{label} missing in {}",
+                err.message
+            );
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! The one HTTP client of the process. Every call (the credential library's included)
+//! goes through it, so trust (`SSL_CERT_FILE`), proxies (`HTTPS_PROXY`, `NO_PROXY`) and
+//! timeouts are the same everywhere.
+
+use crate::error::{network_error, AppError};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+
+pub const USER_AGENT: &str = concat!("acrctl/", env!("CARGO_PKG_VERSION"));
+
+/// Per-request limit; `ACRCTL_TIMEOUT` (seconds) overrides it.
+pub fn timeout() -> Duration {
+    let secs = std::env::var("ACRCTL_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .unwrap_or(30.0);
+    Duration::from_secs_f64(secs)
+}
+
+/// Built on first use, so commands that make no call (`--version`, `--help`) pay nothing.
+pub fn client() -> &'static reqwest::Client {
+    CLIENT.get_or_init(|| {
+        let total = timeout();
+        reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(total.min(Duration::from_secs(10)))
+            .timeout(total)
+            // Registries and Entra never redirect the calls we make; a redirect is a
+            // misconfigured proxy or endpoint and is reported as such.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client configuration is static and valid")
+    })
+}
+
+/// Whether plain http is acceptable for this endpoint. Only the managed-identity
+/// endpoints are served over http by Azure itself (cli-contract.md, "Where acrctl finds Azure").
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    HttpsOnly,
+    HttpAllowed,
+}
+
+/// Refuses a URL before any network I/O when its scheme is not acceptable.
+pub fn check_scheme(url: &url::Url, what: &str, scheme: Scheme) -> Result<(), AppError> {
+    match (url.scheme(), scheme) {
+        ("https", _) => Ok(()),
+        ("http", Scheme::HttpAllowed) => Ok(()),
+        (other, _) => Err(AppError::usage(format!(
+            "{what}: {url} uses {other}://; acrctl only talks https to Azure endpoints."
+        ))
+        .hint("Use an https:// endpoint (tokens must never cross the network in clear text).")),
+    }
+}
+
+/// Sends a request, logging it under `--debug`, and turns transport failures into
+/// network errors that name `what` was being done.
+pub async fn send(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<reqwest::Response, AppError> {
+    let request = request
+        .build()
+        .map_err(|e| AppError::new(crate::error::Kind::Failure, format!("{what}: {e}")))?;
+    let method = request.method().clone();
+    let url = request.url().clone();
+    let shown = display_url(&url);
+    let started = Instant::now();
+    crate::debug!("{method} {shown}");
+    match client().execute(request).await {
+        Ok(response) => {
+            crate::debug!(
+                "{method} {shown} -> {} ({} ms)",
+                response.status().as_u16(),
+                started.elapsed().as_millis()
+            );
+            Ok(response)
+        }
+        Err(err) => {
+            crate::debug!(
+                "{method} {shown} -> transport error after {} ms",
+                started.elapsed().as_millis()
+            );
+            Err(network_error(what, &shown, &err))
+        }
+    }
+}
+
+/// The URL without its query (query strings never carry secrets here, but they are noise).
+pub fn display_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.to_string()
+}
+
+/// Reads a response body as text, bounded so that a hostile or broken server cannot make
+/// us buffer gigabytes; transport failures mid-body are network errors.
+pub async fn body_text(response: reqwest::Response, what: &str) -> Result<String, AppError> {
+    const LIMIT: usize = 4 * 1024 * 1024;
+    let url = display_url(response.url());
+    let mut response = response;
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if buf.len() + chunk.len() > LIMIT {
+                    return Err(AppError::new(
+                        crate::error::Kind::Failure,
+                        format!("{what}: the answer from {url} is larger than 4 MiB."),
+                    ));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(err) => return Err(network_error(what, &url, &err)),
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
