@@ -252,7 +252,10 @@ fn allowed(ctx: &Ctx, sub: &Subject) -> (Vec<&'static str>, bool) {
                     true,
                 )
             } else if has(ACRPUSH) {
-                (vec!["pull", "push", "metadata_read", "metadata_write"], true)
+                (
+                    vec!["pull", "push", "metadata_read", "metadata_write"],
+                    true,
+                )
             } else if has(ACRPULL) || has(READER) {
                 (vec!["pull", "metadata_read"], false)
             } else {
@@ -354,7 +357,9 @@ fn exchange(ctx: &Ctx, f: &HashMap<String, String>) -> Response {
     };
     let aud = claims["aud"].as_str().unwrap_or("");
     if aud != ACR_AUDIENCE && aud != ctx.s.info.arm_audience {
-        return unauthorized(&format!("the access token audience '{aud}' is not accepted"));
+        return unauthorized(&format!(
+            "the access token audience '{aud}' is not accepted"
+        ));
     }
     let tid = claims["tid"].as_str().unwrap_or("").to_string();
     if !get("tenant").is_empty() && !get("tenant").eq_ignore_ascii_case(&tid) {
@@ -376,7 +381,8 @@ fn password_subject(ctx: &Ctx, user: &str, pass: &str) -> Option<Subject> {
     let reg = ctx.reg();
     if user.eq_ignore_ascii_case(&reg.admin_username) {
         let enabled = ctx.s.flag(&reg.name, "adminUserEnabled") != Some(Value::Bool(false));
-        return (enabled && reg.admin_passwords.iter().any(|p| p == pass)).then_some(Subject::Admin);
+        return (enabled && reg.admin_passwords.iter().any(|p| p == pass))
+            .then_some(Subject::Admin);
     }
     if user == NULL_GUID {
         return refresh_subject(ctx, pass);
@@ -413,8 +419,12 @@ fn token_post(ctx: &Ctx, f: &HashMap<String, String>) -> Response {
         }
     };
     match sub {
-        Some(sub) => Json(json!({"access_token": access_token(ctx, &sub, get("scope"))})).into_response(),
-        None => unauthorized("authentication required, visit https://aka.ms/acr/authorization for more information."),
+        Some(sub) => {
+            Json(json!({"access_token": access_token(ctx, &sub, get("scope"))})).into_response()
+        }
+        None => unauthorized(
+            "authentication required, visit https://aka.ms/acr/authorization for more information.",
+        ),
     }
 }
 
@@ -439,8 +449,12 @@ fn token_get(ctx: &Ctx, headers: &HeaderMap, q: &HashMap<String, String>) -> Res
         password_subject(ctx, u, p)
     });
     match sub {
-        Some(sub) => Json(json!({"access_token": access_token(ctx, &sub, get("scope"))})).into_response(),
-        None => unauthorized("authentication required, visit https://aka.ms/acr/authorization for more information."),
+        Some(sub) => {
+            Json(json!({"access_token": access_token(ctx, &sub, get("scope"))})).into_response()
+        }
+        None => unauthorized(
+            "authentication required, visit https://aka.ms/acr/authorization for more information.",
+        ),
     }
 }
 

@@ -13,12 +13,16 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::state::{
-    rfc3339_now, role_def, scope_covers, RoleAssignment, Shared, CONTRIBUTOR, OWNER, READER,
-    ROLES, UAA,
+    rfc3339_now, role_def, scope_covers, RoleAssignment, Shared, CONTRIBUTOR, OWNER, READER, ROLES,
+    UAA,
 };
 
 fn arm_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    (
+        status,
+        Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
 }
 
 /// `{arm}/metadata/endpoints`: the document `az cloud register --endpoint-resource-manager` reads.
@@ -83,7 +87,10 @@ fn authenticate(s: &Shared, req: &Request) -> Result<Caller, Response> {
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
     else {
         return Err(arm_error(
             StatusCode::UNAUTHORIZED,
@@ -220,10 +227,17 @@ fn route(
             }
             return Json(registry_json(s, reg)).into_response();
         }
-        if segs.len() == 9 && segs[8].eq_ignore_ascii_case("listCredentials") && *method == Method::POST {
+        if segs.len() == 9
+            && segs[8].eq_ignore_ascii_case("listCredentials")
+            && *method == Method::POST
+        {
             let roles = s.roles_at(&c.oid, &scope);
             if !roles.iter().any(|r| r == OWNER || r == CONTRIBUTOR) {
-                return forbidden(c, "Microsoft.ContainerRegistry/registries/listCredentials/action", &scope);
+                return forbidden(
+                    c,
+                    "Microsoft.ContainerRegistry/registries/listCredentials/action",
+                    &scope,
+                );
             }
             if s.flag(&reg.name, "adminUserEnabled") == Some(Value::Bool(false)) {
                 return arm_error(StatusCode::BAD_REQUEST, "UnAuthorizedForCredentialOperations", &format!("Cannot perform credential operations for {} as admin user is disabled. Kindly enable admin user as per docs: https://docs.microsoft.com/en-us/azure/container-registry/container-registry-authentication#admin-account", reg.resource_id));
@@ -323,12 +337,18 @@ fn list_resources(s: &Shared, c: &Caller, q: &HashMap<String, String>) -> Respon
                    "location": "westeurope", "sku": {"name": "Premium", "tier": "Premium"}, "tags": {}})
         })
         .collect();
-    let skip: usize = q.get("$skiptoken").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let skip: usize = q
+        .get("$skiptoken")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let page: Vec<Value> = all.iter().skip(skip).take(PAGE).cloned().collect();
     let mut out = json!({"value": page});
     if skip + PAGE < all.len() {
         let mut u = url::Url::parse(&s.info.arm_url).expect("arm url");
-        u.set_path(&format!("/subscriptions/{}/resources", s.info.subscription_id));
+        u.set_path(&format!(
+            "/subscriptions/{}/resources",
+            s.info.subscription_id
+        ));
         {
             let mut qp = u.query_pairs_mut();
             for (k, v) in q {
@@ -389,7 +409,10 @@ fn authorization(
 ) -> Response {
     let filter = q.get("$filter").map(String::as_str).unwrap_or("");
     let quoted = |f: &str| f.split('\'').nth(1).unwrap_or("").to_string();
-    let kind = rest.first().map(|k| k.to_ascii_lowercase()).unwrap_or_default();
+    let kind = rest
+        .first()
+        .map(|k| k.to_ascii_lowercase())
+        .unwrap_or_default();
     let id = rest.get(1).copied();
     match (kind.as_str(), method.clone(), id) {
         ("roledefinitions", Method::GET, None) => {
@@ -399,14 +422,23 @@ fn authorization(
                 .then(|| quoted(filter));
             let v: Vec<Value> = ROLES
                 .iter()
-                .filter(|r| name.as_deref().is_none_or(|n| n.eq_ignore_ascii_case(r.name)))
+                .filter(|r| {
+                    name.as_deref()
+                        .is_none_or(|n| n.eq_ignore_ascii_case(r.name))
+                })
                 .map(|r| role_def_json(s, r))
                 .collect();
             Json(json!({"value": v})).into_response()
         }
         ("roledefinitions", Method::GET, Some(g)) => match role_def(g) {
             Some(r) => Json(role_def_json(s, r)).into_response(),
-            None => arm_error(StatusCode::NOT_FOUND, "RoleDefinitionDoesNotExist", "The specified role definition with ID '{g}' does not exist.".replace("{g}", g).as_str()),
+            None => arm_error(
+                StatusCode::NOT_FOUND,
+                "RoleDefinitionDoesNotExist",
+                "The specified role definition with ID '{g}' does not exist."
+                    .replace("{g}", g)
+                    .as_str(),
+            ),
         },
         ("roleassignments", Method::GET, None) => {
             if !s.has_role_under(&c.oid, scope) {
@@ -433,24 +465,43 @@ fn authorization(
         }
         ("roleassignments", Method::GET, Some(name)) => {
             let w = s.world();
-            match w.assignments.iter().find(|a| a.name.eq_ignore_ascii_case(name) && a.scope.eq_ignore_ascii_case(scope)) {
+            match w
+                .assignments
+                .iter()
+                .find(|a| a.name.eq_ignore_ascii_case(name) && a.scope.eq_ignore_ascii_case(scope))
+            {
                 Some(a) => Json(assignment_json(s, a)).into_response(),
-                None => arm_error(StatusCode::NOT_FOUND, "RoleAssignmentNotFound", &format!("The role assignment '{name}' is not found.")),
+                None => arm_error(
+                    StatusCode::NOT_FOUND,
+                    "RoleAssignmentNotFound",
+                    &format!("The role assignment '{name}' is not found."),
+                ),
             }
         }
         ("roleassignments", Method::PUT, Some(name)) => {
-            let can_write = s.roles_at(&c.oid, scope).iter().any(|r| r == OWNER || r == UAA);
+            let can_write = s
+                .roles_at(&c.oid, scope)
+                .iter()
+                .any(|r| r == OWNER || r == UAA);
             if !can_write {
                 return forbidden(c, "Microsoft.Authorization/roleAssignments/write", scope);
             }
             let Ok(b) = serde_json::from_slice::<Value>(body) else {
-                return arm_error(StatusCode::BAD_REQUEST, "InvalidRequestContent", "The request content was invalid and could not be deserialized.");
+                return arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequestContent",
+                    "The request content was invalid and could not be deserialized.",
+                );
             };
             let p = &b["properties"];
             let role = guid_tail(p["roleDefinitionId"].as_str().unwrap_or("")).to_string();
             let principal = p["principalId"].as_str().unwrap_or("").to_string();
             if role_def(&role).is_none() {
-                return arm_error(StatusCode::BAD_REQUEST, "RoleDefinitionDoesNotExist", &format!("The specified role definition with ID '{role}' does not exist."));
+                return arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "RoleDefinitionDoesNotExist",
+                    &format!("The specified role definition with ID '{role}' does not exist."),
+                );
             }
             let Some(pr) = s.principal_by_object_id(&principal) else {
                 return arm_error(StatusCode::BAD_REQUEST, "PrincipalNotFound", &format!("Principal {} does not exist in the directory {}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype", principal.replace('-', ""), s.info.tenant_id));
@@ -459,9 +510,15 @@ fn authorization(
             if w.assignments.iter().any(|a| {
                 a.principal_id.eq_ignore_ascii_case(&principal)
                     && a.role.eq_ignore_ascii_case(&role)
-                    && a.scope.trim_end_matches('/').eq_ignore_ascii_case(scope.trim_end_matches('/'))
+                    && a.scope
+                        .trim_end_matches('/')
+                        .eq_ignore_ascii_case(scope.trim_end_matches('/'))
             }) {
-                return arm_error(StatusCode::CONFLICT, "RoleAssignmentExists", "The role assignment already exists.");
+                return arm_error(
+                    StatusCode::CONFLICT,
+                    "RoleAssignmentExists",
+                    "The role assignment already exists.",
+                );
             }
             let a = RoleAssignment {
                 id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
@@ -469,7 +526,10 @@ fn authorization(
                 scope: scope.to_string(),
                 role,
                 principal_id: pr.object_id.clone(),
-                principal_type: p["principalType"].as_str().unwrap_or("ServicePrincipal").to_string(),
+                principal_type: p["principalType"]
+                    .as_str()
+                    .unwrap_or("ServicePrincipal")
+                    .to_string(),
                 created_on: rfc3339_now(),
             };
             let out = assignment_json(s, &a);
@@ -477,12 +537,17 @@ fn authorization(
             (StatusCode::CREATED, Json(out)).into_response()
         }
         ("roleassignments", Method::DELETE, Some(name)) => {
-            let can_write = s.roles_at(&c.oid, scope).iter().any(|r| r == OWNER || r == UAA);
+            let can_write = s
+                .roles_at(&c.oid, scope)
+                .iter()
+                .any(|r| r == OWNER || r == UAA);
             if !can_write {
                 return forbidden(c, "Microsoft.Authorization/roleAssignments/delete", scope);
             }
             let mut w = s.world();
-            match w.assignments.iter().position(|a| a.name.eq_ignore_ascii_case(name) && a.scope.eq_ignore_ascii_case(scope)) {
+            match w.assignments.iter().position(|a| {
+                a.name.eq_ignore_ascii_case(name) && a.scope.eq_ignore_ascii_case(scope)
+            }) {
                 Some(i) => {
                     let a = w.assignments.remove(i);
                     Json(assignment_json(s, &a)).into_response()
@@ -490,6 +555,10 @@ fn authorization(
                 None => StatusCode::NO_CONTENT.into_response(),
             }
         }
-        _ => arm_error(StatusCode::NOT_FOUND, "NotFound", "No such authorization resource in this emulator."),
+        _ => arm_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "No such authorization resource in this emulator.",
+        ),
     }
 }

@@ -12,7 +12,9 @@ use serde_json::json;
 use crate::tls::sha256_hex;
 
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Writes the config and starts `docker-registry serve`; returns the child and its base URL.
@@ -110,7 +112,11 @@ pub async fn seed(http: &reqwest::Client, base: &str, token: &str) -> Result<Str
             .send()
             .await?;
         if r.status().as_u16() != 202 {
-            bail!("blob upload start: {} {}", r.status(), r.text().await.unwrap_or_default());
+            bail!(
+                "blob upload start: {} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            );
         }
         let loc = r
             .headers()
@@ -118,7 +124,11 @@ pub async fn seed(http: &reqwest::Client, base: &str, token: &str) -> Result<Str
             .and_then(|v| v.to_str().ok())
             .context("upload location")?
             .to_string();
-        let mut url = if loc.starts_with("http") { loc } else { format!("{base}{loc}") };
+        let mut url = if loc.starts_with("http") {
+            loc
+        } else {
+            format!("{base}{loc}")
+        };
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&format!("digest={digest}"));
         let r = http
@@ -129,7 +139,11 @@ pub async fn seed(http: &reqwest::Client, base: &str, token: &str) -> Result<Str
             .send()
             .await?;
         if r.status().as_u16() != 201 {
-            bail!("blob upload: {} {}", r.status(), r.text().await.unwrap_or_default());
+            bail!(
+                "blob upload: {} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            );
         }
     }
     let manifest = serde_json::to_vec(&json!({
@@ -148,7 +162,11 @@ pub async fn seed(http: &reqwest::Client, base: &str, token: &str) -> Result<Str
         .send()
         .await?;
     if r.status().as_u16() != 201 {
-        bail!("manifest put: {} {}", r.status(), r.text().await.unwrap_or_default());
+        bail!(
+            "manifest put: {} {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        );
     }
     Ok(format!("sha256:{}", sha256_hex(&manifest)))
 }

@@ -27,7 +27,10 @@ pub fn routes() -> Router<Arc<Shared>> {
             get(openid_configuration),
         )
         .route("/{tenant}/discovery/v2.0/keys", get(keys))
-        .route("/oidc/.well-known/openid-configuration", get(oidc_discovery))
+        .route(
+            "/oidc/.well-known/openid-configuration",
+            get(oidc_discovery),
+        )
         .route("/oidc/openid/v1/jwks", get(oidc_jwks))
 }
 
@@ -56,7 +59,11 @@ pub fn aad_error(s: &Shared, status: u16, error: &str, code: u32, msg: &str) -> 
         "correlation_id": corr,
         "error_uri": format!("{}/error?code={code}", s.info.authority_url),
     });
-    (StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), Json(body)).into_response()
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(body),
+    )
+        .into_response()
 }
 
 fn issuer(s: &Shared) -> String {
@@ -64,7 +71,10 @@ fn issuer(s: &Shared) -> String {
 }
 
 fn token_endpoint(s: &Shared) -> String {
-    format!("{}/{}/oauth2/v2.0/token", s.info.authority_url, s.info.tenant_id)
+    format!(
+        "{}/{}/oauth2/v2.0/token",
+        s.info.authority_url, s.info.tenant_id
+    )
 }
 
 /// Maps a resource (or a `/.default` scope's resource) to the audience a token carries.
@@ -124,11 +134,7 @@ pub fn verify(s: &Shared, token: &str) -> Option<Value> {
         .map(|d| d.claims)
 }
 
-async fn token(
-    State(s): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn token(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, body: Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let f = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     if !tenant.eq_ignore_ascii_case(&s.info.tenant_id) {
@@ -136,11 +142,23 @@ async fn token(
     }
     for k in ["grant_type", "client_id", "scope"] {
         if f(k).is_empty() {
-            return aad_error(&s, 400, "invalid_request", 900144, &format!("The request body must contain the following parameter: '{k}'."));
+            return aad_error(
+                &s,
+                400,
+                "invalid_request",
+                900144,
+                &format!("The request body must contain the following parameter: '{k}'."),
+            );
         }
     }
     if f("grant_type") != "client_credentials" {
-        return aad_error(&s, 400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
+        return aad_error(
+            &s,
+            400,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        );
     }
     let client_id = f("client_id");
     let Some(p) = s
@@ -176,7 +194,13 @@ async fn token(
         return aad_error(&s, 400, "invalid_scope", 1002012, &format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."));
     };
     let Some(aud) = audience_for(&s, resource) else {
-        return aad_error(&s, 400, "invalid_resource", 500011, &invalid_resource_msg(&s, resource));
+        return aad_error(
+            &s,
+            400,
+            "invalid_resource",
+            500011,
+            &invalid_resource_msg(&s, resource),
+        );
     };
     let (t, _) = mint(&s, p, &aud, acr);
     Json(json!({
@@ -192,16 +216,33 @@ async fn token(
 /// credential, else a federated token matched against the app's federated credentials.
 #[allow(clippy::result_large_err)]
 fn check_assertion(s: &Shared, p: &Principal, jwt: &str) -> Result<(), Response> {
-    let malformed = || aad_error(s, 400, "invalid_request", 50027, "JWT token is invalid or malformed.");
+    let malformed = || {
+        aad_error(
+            s,
+            400,
+            "invalid_request",
+            50027,
+            "JWT token is invalid or malformed.",
+        )
+    };
     let header = jsonwebtoken::decode_header(jwt).map_err(|_| malformed())?;
-    let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(jwt).map_err(|_| malformed())?;
+    let claims: Value =
+        jsonwebtoken::dangerous::insecure_decode_claims(jwt).map_err(|_| malformed())?;
     let t = now();
     let exp = claims["exp"].as_u64().unwrap_or(0);
     let nbf = claims["nbf"].as_u64().unwrap_or(0);
     let time_err = || {
         aad_error(s, 400, "invalid_client", 700024, &format!("Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .", fmt_time(t), fmt_time(nbf), fmt_time(exp)))
     };
-    let sig_err = || aad_error(s, 401, "invalid_client", 700027, "Client assertion failed signature validation.");
+    let sig_err = || {
+        aad_error(
+            s,
+            401,
+            "invalid_client",
+            700027,
+            "Client assertion failed signature validation.",
+        )
+    };
     let mut v = Validation::new(Algorithm::RS256);
     v.validate_aud = false;
     v.validate_exp = false;
@@ -219,11 +260,17 @@ fn check_assertion(s: &Shared, p: &Principal, jwt: &str) -> Result<(), Response>
         v.algorithms = vec![header.alg];
         jsonwebtoken::decode::<Value>(jwt, &cert.dec, &v).map_err(|_| sig_err())?;
         if claims["aud"].as_str() != Some(&token_endpoint(s))
-            && claims["aud"].as_str() != Some(&format!("{}/{}/oauth2/token", s.info.authority_url, s.info.tenant_id))
+            && claims["aud"].as_str()
+                != Some(&format!(
+                    "{}/{}/oauth2/token",
+                    s.info.authority_url, s.info.tenant_id
+                ))
         {
             return Err(aad_error(s, 401, "invalid_client", 700021, &format!("Client assertion audience claim does not match Realm issuer. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials . Expected '{}'.", token_endpoint(s))));
         }
-        if claims["iss"].as_str() != Some(&p.client_id) || claims["sub"].as_str() != Some(&p.client_id) {
+        if claims["iss"].as_str() != Some(&p.client_id)
+            || claims["sub"].as_str() != Some(&p.client_id)
+        {
             return Err(aad_error(s, 401, "invalid_client", 700023, "Client assertion contains an invalid issuer or subject; both must be the client id."));
         }
         if exp == 0 || exp < t || nbf > t + 300 {
@@ -237,12 +284,16 @@ fn check_assertion(s: &Shared, p: &Principal, jwt: &str) -> Result<(), Response>
         let sub = claims["sub"].as_str().unwrap_or("");
         let auds: Vec<String> = match &claims["aud"] {
             Value::String(a) => vec![a.clone()],
-            Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
             _ => vec![],
         };
-        let fc = p.federated.iter().find(|fc| {
-            fc.issuer == iss && fc.subject == sub && auds.iter().any(|a| *a == fc.audience)
-        });
+        let fc = p
+            .federated
+            .iter()
+            .find(|fc| fc.issuer == iss && fc.subject == sub && auds.contains(&fc.audience));
         let Some(_) = fc else {
             return Err(aad_error(s, 400, "invalid_request", 70021, &format!("No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{}'. https://docs.microsoft.com/azure/active-directory/develop/workload-identity-federation", auds.join(","))));
         };
@@ -262,7 +313,10 @@ fn check_assertion(s: &Shared, p: &Principal, jwt: &str) -> Result<(), Response>
 fn fmt_time(t: u64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t as i64)
         .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -279,9 +333,18 @@ pub fn federated_token(s: &Shared, subject: &str, audience: &str, lifetime: u64)
     jsonwebtoken::encode(&h, &claims, &s.oidc_key.enc).unwrap_or_default()
 }
 
-async fn openid_configuration(State(s): State<Arc<Shared>>, Path(tenant): Path<String>) -> Response {
+async fn openid_configuration(
+    State(s): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+) -> Response {
     if !tenant.eq_ignore_ascii_case(&s.info.tenant_id) {
-        return aad_error(&s, 400, "invalid_tenant", 90002, &format!("Tenant '{tenant}' not found."));
+        return aad_error(
+            &s,
+            400,
+            "invalid_tenant",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        );
     }
     let a = format!("{}/{}", s.info.authority_url, s.info.tenant_id);
     Json(json!({

@@ -145,7 +145,8 @@ impl Emulator {
 
     /// Mints a fresh federated token (also rewrites the federated token file).
     pub fn federated_token(&self) -> String {
-        let t = entra::federated_token(&self.shared, seed::WI_SUBJECT, seed::WI_AUDIENCE, 24 * 3600);
+        let t =
+            entra::federated_token(&self.shared, seed::WI_SUBJECT, seed::WI_AUDIENCE, 24 * 3600);
         if let Some(p) = &self.shared.info.workload_identity.federated_token_path {
             let _ = std::fs::write(p, &t);
         }
@@ -154,7 +155,12 @@ impl Emulator {
 
     /// Stops the listeners and kills the docker-registry child.
     pub fn shutdown(&mut self) {
-        if let Some(c) = self.child.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        if let Some(c) = self
+            .child
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
             backend::kill(c);
         }
         if let Some(s) = self.stop.take() {
@@ -178,7 +184,10 @@ pub fn env_lines(i: &Info) -> Vec<(String, String)> {
         ("SSL_CERT_FILE", i.ca_pem.display().to_string()),
         ("AZURE_TENANT_ID", i.tenant_id.clone()),
         ("AZURE_CLIENT_ID", i.sp_secret.client_id.clone()),
-        ("AZURE_CLIENT_SECRET", i.sp_secret.secret.clone().unwrap_or_default()),
+        (
+            "AZURE_CLIENT_SECRET",
+            i.sp_secret.secret.clone().unwrap_or_default(),
+        ),
         ("AZURE_SUBSCRIPTION_ID", i.subscription_id.clone()),
     ];
     if let Some(r) = i.registries.first() {
@@ -254,12 +263,30 @@ async fn setup(opts: Options) -> Result<Started> {
         .fallback(arm::dispatch)
         .with_state(shared.clone());
     let mi_router = managed_identity::routes().with_state(shared.clone());
-    tokio::spawn(server::serve(main_l, Some(acceptor.clone()), "main".into(), main_router, shared.clone()));
-    tokio::spawn(server::serve(mi_l, None, "mi".into(), mi_router, shared.clone()));
+    tokio::spawn(server::serve(
+        main_l,
+        Some(acceptor.clone()),
+        "main".into(),
+        main_router,
+        shared.clone(),
+    ));
+    tokio::spawn(server::serve(
+        mi_l,
+        None,
+        "mi".into(),
+        mi_router,
+        shared.clone(),
+    ));
     for (i, l) in reg_ls.into_iter().enumerate() {
         let name = format!("registry:{}", shared.registries[i].name);
         let router = acr::routes(shared.clone(), i);
-        tokio::spawn(server::serve(l, Some(acceptor.clone()), name, router, shared.clone()));
+        tokio::spawn(server::serve(
+            l,
+            Some(acceptor.clone()),
+            name,
+            router,
+            shared.clone(),
+        ));
     }
 
     let fed = entra::federated_token(&shared, seed::WI_SUBJECT, seed::WI_AUDIENCE, 24 * 3600);
@@ -269,7 +296,10 @@ async fn setup(opts: Options) -> Result<Started> {
         .map(|(k, v)| format!("{k}={v}\n"))
         .collect();
     std::fs::write(dir.join("env"), env)?;
-    std::fs::write(dir.join("info.json"), serde_json::to_vec_pretty(&shared.info)?)?;
+    std::fs::write(
+        dir.join("info.json"),
+        serde_json::to_vec_pretty(&shared.info)?,
+    )?;
 
     if let Some(url) = &backends[0] {
         let seeded = async {

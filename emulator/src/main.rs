@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(version, about = "Local Azure emulator for acrctl (Entra, managed identity, ARM, ACR)")]
+#[command(
+    version,
+    about = "Local Azure emulator for acrctl (Entra, managed identity, ARM, ACR)"
+)]
 struct Args {
     #[arg(long)]
     state_dir: PathBuf,
@@ -36,7 +39,9 @@ fn main() -> anyhow::Result<()> {
         println!("{k}={v}");
     }
     println!("ready");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;

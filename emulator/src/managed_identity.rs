@@ -26,13 +26,21 @@ pub fn routes() -> Router<Arc<Shared>> {
 }
 
 fn err(status: StatusCode, error: &str, desc: &str) -> Response {
-    (status, Json(json!({"error": error, "error_description": desc}))).into_response()
+    (
+        status,
+        Json(json!({"error": error, "error_description": desc})),
+    )
+        .into_response()
 }
 
 /// Picks the identity: the system-assigned one by default, else the user-assigned one named
 /// by client id, object (principal) id or ARM resource id.
 fn pick<'a>(s: &'a Shared, q: &HashMap<String, String>, keys: [&str; 3]) -> Option<&'a Principal> {
-    let mis = || s.principals.iter().filter(|p| p.kind == PrincipalKind::ManagedIdentity);
+    let mis = || {
+        s.principals
+            .iter()
+            .filter(|p| p.kind == PrincipalKind::ManagedIdentity)
+    };
     if let Some(v) = q.get(keys[0]) {
         return mis().find(|p| p.client_id.eq_ignore_ascii_case(v));
     }
@@ -72,16 +80,32 @@ async fn app_service(
         _ => {}
     }
     if q.get("api-version").map(String::as_str) != Some("2019-08-01") {
-        return err(StatusCode::BAD_REQUEST, "invalid_request", "api-version must be 2019-08-01");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "api-version must be 2019-08-01",
+        );
     }
     let Some(resource) = q.get("resource") else {
-        return err(StatusCode::BAD_REQUEST, "invalid_request", "Required query parameter resource not specified");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Required query parameter resource not specified",
+        );
     };
     let Some(p) = pick(&s, &q, ["client_id", "principal_id", "mi_res_id"]) else {
-        return err(StatusCode::BAD_REQUEST, "invalid_request", "Identity not found");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Identity not found",
+        );
     };
     let Some(aud) = audience_for(&s, resource) else {
-        return err(StatusCode::BAD_REQUEST, "invalid_resource", &format!("AADSTS500011: {}", invalid_resource_msg(&s, resource)));
+        return err(
+            StatusCode::BAD_REQUEST,
+            "invalid_resource",
+            &format!("AADSTS500011: {}", invalid_resource_msg(&s, resource)),
+        );
     };
     let (t, exp) = mint(&s, p, &aud, "2");
     Json(json!({
@@ -100,19 +124,39 @@ async fn imds(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     if headers.get("metadata").and_then(|v| v.to_str().ok()) != Some("true") {
-        return err(StatusCode::BAD_REQUEST, "invalid_request", "Required metadata header not specified");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Required metadata header not specified",
+        );
     }
-    if q.get("api-version").is_none() {
-        return err(StatusCode::BAD_REQUEST, "invalid_request", "Required query variable 'api-version' is missing");
+    if !q.contains_key("api-version") {
+        return err(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Required query variable 'api-version' is missing",
+        );
     }
     let Some(resource) = q.get("resource") else {
-        return err(StatusCode::BAD_REQUEST, "invalid_request", "Required query parameter resource not specified");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Required query parameter resource not specified",
+        );
     };
     let Some(p) = pick(&s, &q, ["client_id", "object_id", "msi_res_id"]) else {
-        return err(StatusCode::BAD_REQUEST, "invalid_request", "Identity not found");
+        return err(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Identity not found",
+        );
     };
     let Some(aud) = audience_for(&s, resource) else {
-        return err(StatusCode::BAD_REQUEST, "invalid_resource", &format!("AADSTS500011: {}", invalid_resource_msg(&s, resource)));
+        return err(
+            StatusCode::BAD_REQUEST,
+            "invalid_resource",
+            &format!("AADSTS500011: {}", invalid_resource_msg(&s, resource)),
+        );
     };
     let (t, exp) = mint(&s, p, &aud, "2");
     let nbf = exp - s.entra_lifetime;

@@ -52,7 +52,9 @@ pub fn build(
         .map(|((name, port), backend)| Registry {
             name: name.clone(),
             login_server: format!("127.0.0.1:{port}"),
-            resource_id: format!("{rg_scope}/providers/Microsoft.ContainerRegistry/registries/{name}"),
+            resource_id: format!(
+                "{rg_scope}/providers/Microsoft.ContainerRegistry/registries/{name}"
+            ),
             admin_username: name.clone(),
             admin_passwords: [secret(), secret()],
             backend: backend.clone(),
@@ -89,7 +91,10 @@ pub fn build(
         federated: vec![],
         mi_resource_id: Some(rid),
     };
-    let system_mi = mi("system-mi", format!("{rg_scope}/providers/Microsoft.Web/sites/app1"));
+    let system_mi = mi(
+        "system-mi",
+        format!("{rg_scope}/providers/Microsoft.Web/sites/app1"),
+    );
     let user_mi = mi(
         "user-mi",
         format!("{rg_scope}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"),
@@ -160,7 +165,12 @@ pub fn build(
             created_on: rfc3339_now(),
         });
     };
-    assign(&mut world, &format!("/subscriptions/{subscription_id}"), OWNER, &sp_secret);
+    assign(
+        &mut world,
+        &format!("/subscriptions/{subscription_id}"),
+        OWNER,
+        &sp_secret,
+    );
     for r in &registries {
         for p in [&sp_cert, &wi, &system_mi, &user_mi] {
             assign(&mut world, &r.resource_id, ACRPULL, p);

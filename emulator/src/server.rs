@@ -1,6 +1,5 @@
 //! The accept loop shared by every listener: TLS (or not), fault injection, request log.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -27,7 +26,8 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (tls, name, router, shared) = (tls.clone(), name.clone(), router.clone(), shared.clone());
+        let (tls, name, router, shared) =
+            (tls.clone(), name.clone(), router.clone(), shared.clone());
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| {
                 handle(req, name.clone(), router.clone(), shared.clone())
@@ -115,7 +115,9 @@ async fn handle(
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
     {
         let (parts, body) = req.into_parts();
-        let bytes = axum::body::to_bytes(body, 4 << 20).await.unwrap_or_default();
+        let bytes = axum::body::to_bytes(body, 4 << 20)
+            .await
+            .unwrap_or_default();
         form_keys = url::form_urlencoded::parse(&bytes)
             .map(|(k, _)| k.into_owned())
             .collect();
@@ -128,6 +130,3 @@ async fn handle(
     log(resp.status().as_u16(), form_keys);
     Ok(resp)
 }
-
-#[allow(dead_code)]
-fn _assert_infallible(_: Infallible) {}

@@ -97,13 +97,14 @@ pub enum PrincipalKind {
     ManagedIdentity,
 }
 
+#[allow(dead_code)]
 pub struct Principal {
     pub kind: PrincipalKind,
     pub name: String,
     pub client_id: String,
     pub object_id: String,
     pub secret: Option<String>,
-    /// Certificate credential: (base64url SHA-1 thumbprint, base64url SHA-256 thumbprint, key).
+    /// Certificate credential (its key and self-signed certificate).
     pub cert: Option<RsaKey>,
     pub federated: Vec<FederatedCredential>,
     pub mi_resource_id: Option<String>,

@@ -86,7 +86,8 @@ impl RsaKey {
         params.distinguished_name = dn(cn);
         let cert = params.self_signed(&key)?;
         let key_pem = key.serialize_pem();
-        let (n, e) = rsa_components(&rcgen::PublicKeyData::subject_public_key_info(&key)).context("RSA public key")?;
+        let (n, e) = rsa_components(&rcgen::PublicKeyData::subject_public_key_info(&key))
+            .context("RSA public key")?;
         let (n, e) = (URL_SAFE_NO_PAD.encode(n), URL_SAFE_NO_PAD.encode(e));
         let cert_der = cert.der().to_vec();
         Ok(RsaKey {

@@ -21,7 +21,10 @@ async fn entra_token(
 ) -> (u16, Value) {
     let i = emu.info();
     let r = c
-        .post(format!("{}/{}/oauth2/v2.0/token", i.authority_url, i.tenant_id))
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            i.authority_url, i.tenant_id
+        ))
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", client_id),
@@ -74,24 +77,52 @@ async fn secret_exchange_token_v2() {
     let emu = Emulator::start(Options::default()).unwrap();
     let c = client(&emu);
     let sp = emu.info().sp_secret.clone();
-    let (st, t) = entra_token(&emu, &c, &sp.client_id, sp.secret.as_deref().unwrap(), "https://containerregistry.azure.net").await;
+    let (st, t) = entra_token(
+        &emu,
+        &c,
+        &sp.client_id,
+        sp.secret.as_deref().unwrap(),
+        "https://containerregistry.azure.net",
+    )
+    .await;
     assert_eq!(st, 200, "{t}");
     let (st, rt) = exchange(&emu, &c, t["access_token"].as_str().unwrap()).await;
     assert_eq!(st, 200, "{rt}");
-    let at = access_token(&emu, &c, rt["refresh_token"].as_str().unwrap(), "repository:samples/hello:pull").await;
+    let at = access_token(
+        &emu,
+        &c,
+        rt["refresh_token"].as_str().unwrap(),
+        "repository:samples/hello:pull",
+    )
+    .await;
     let ls = &emu.info().registries[0].login_server;
     let r = c.get(format!("https://{ls}/v2/")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    let wa = r.headers()["www-authenticate"].to_str().unwrap().to_string();
-    assert_eq!(wa, format!("Bearer realm=\"https://{ls}/oauth2/token\",service=\"{ls}\""));
-    let r = c.get(format!("https://{ls}/v2/")).bearer_auth(&at).send().await.unwrap();
+    let wa = r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        wa,
+        format!("Bearer realm=\"https://{ls}/oauth2/token\",service=\"{ls}\"")
+    );
+    let r = c
+        .get(format!("https://{ls}/v2/"))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 
     emu.set_registry_flag("registry1", "publicNetworkAccess", "Disabled".into());
     let r = c.get(format!("https://{ls}/v2/")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 403);
-    assert!(emu.requests().iter().any(|r| r.path == "/oauth2/exchange"
-        && r.form_keys.contains(&"access_token".to_string())));
+    assert!(
+        emu.requests()
+            .iter()
+            .any(|r| r.path == "/oauth2/exchange"
+                && r.form_keys.contains(&"access_token".to_string()))
+    );
 }
 
 #[tokio::test]
@@ -99,22 +130,47 @@ async fn noaccess_refused_and_wrong_secret_shape() {
     let emu = Emulator::start(Options::default()).unwrap();
     let c = client(&emu);
     let sp = emu.info().sp_noaccess.clone();
-    let (st, t) = entra_token(&emu, &c, &sp.client_id, sp.secret.as_deref().unwrap(), "https://containerregistry.azure.net").await;
+    let (st, t) = entra_token(
+        &emu,
+        &c,
+        &sp.client_id,
+        sp.secret.as_deref().unwrap(),
+        "https://containerregistry.azure.net",
+    )
+    .await;
     assert_eq!(st, 200);
     let (st, body) = exchange(&emu, &c, t["access_token"].as_str().unwrap()).await;
     assert_eq!(st, 401);
     assert_eq!(body["errors"][0]["code"], "UNAUTHORIZED");
 
-    let (st, e) = entra_token(&emu, &c, &sp.client_id, "wrong", "https://containerregistry.azure.net").await;
+    let (st, e) = entra_token(
+        &emu,
+        &c,
+        &sp.client_id,
+        "wrong",
+        "https://containerregistry.azure.net",
+    )
+    .await;
     assert_eq!(st, 401);
     assert_eq!(e["error"], "invalid_client");
     assert_eq!(e["error_codes"][0], 7000215);
     let d = e["error_description"].as_str().unwrap();
-    assert!(d.starts_with("AADSTS7000215: ") && d.contains("\r\nTrace ID: ") && d.contains("\r\nCorrelation ID: "));
+    assert!(
+        d.starts_with("AADSTS7000215: ")
+            && d.contains("\r\nTrace ID: ")
+            && d.contains("\r\nCorrelation ID: ")
+    );
 
     emu.set_registry_flag("registry1", "refuseAcrAudience", true.into());
     let s = emu.info().sp_secret.clone();
-    let (st, e) = entra_token(&emu, &c, &s.client_id, s.secret.as_deref().unwrap(), "https://containerregistry.azure.net").await;
+    let (st, e) = entra_token(
+        &emu,
+        &c,
+        &s.client_id,
+        s.secret.as_deref().unwrap(),
+        "https://containerregistry.azure.net",
+    )
+    .await;
     assert_eq!((st, e["error_codes"][0].as_u64()), (400, Some(500011)));
 }
 
@@ -123,50 +179,126 @@ async fn fault_fires_once() {
     let emu = Emulator::start(Options::default()).unwrap();
     let c = client(&emu);
     let i = emu.info().clone();
-    emu.add_fault(Fault::new(format!("/{}/oauth2", i.tenant_id)).status(503).retry_after(1).times(1));
+    emu.add_fault(
+        Fault::new(format!("/{}/oauth2", i.tenant_id))
+            .status(503)
+            .retry_after(1)
+            .times(1),
+    );
     let s = i.sp_secret.clone();
     let r = c
-        .post(format!("{}/{}/oauth2/v2.0/token", i.authority_url, i.tenant_id))
+        .post(format!(
+            "{}/{}/oauth2/v2.0/token",
+            i.authority_url, i.tenant_id
+        ))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 503);
     assert_eq!(r.headers()["retry-after"], "1");
-    let (st, _) = entra_token(&emu, &c, &s.client_id, s.secret.as_deref().unwrap(), &i.arm_audience).await;
+    let (st, _) = entra_token(
+        &emu,
+        &c,
+        &s.client_id,
+        s.secret.as_deref().unwrap(),
+        &i.arm_audience,
+    )
+    .await;
     assert_eq!(st, 200);
     let log = emu.requests();
-    assert_eq!(log.iter().map(|r| r.status).collect::<Vec<_>>(), vec![503, 200]);
+    assert_eq!(
+        log.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![503, 200]
+    );
 }
 
 #[tokio::test]
 async fn managed_identity_and_arm() {
-    let emu = Emulator::start(Options { registries: vec!["a".into(), "b".into(), "c".into()], ..Options::default() }).unwrap();
+    let emu = Emulator::start(Options {
+        registries: vec!["a".into(), "b".into(), "c".into()],
+        ..Options::default()
+    })
+    .unwrap();
     let c = client(&emu);
     let i = emu.info().clone();
-    let r = c.get(format!("{}/metadata/identity/oauth2/token?api-version=2018-02-01&resource={}", i.mi_url, i.arm_audience)).send().await.unwrap();
+    let r = c
+        .get(format!(
+            "{}/metadata/identity/oauth2/token?api-version=2018-02-01&resource={}",
+            i.mi_url, i.arm_audience
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     let r: Value = c.get(format!("{}/msi/token?api-version=2019-08-01&resource=https://containerregistry.azure.net&client_id={}", i.mi_url, i.user_mi.client_id))
         .header("X-IDENTITY-HEADER", &i.identity_header).send().await.unwrap().json().await.unwrap();
     assert_eq!(r["client_id"], i.user_mi.client_id.as_str());
     let s = i.sp_secret.clone();
-    let (_, t) = entra_token(&emu, &c, &s.client_id, s.secret.as_deref().unwrap(), &i.arm_audience).await;
+    let (_, t) = entra_token(
+        &emu,
+        &c,
+        &s.client_id,
+        s.secret.as_deref().unwrap(),
+        &i.arm_audience,
+    )
+    .await;
     let arm = t["access_token"].as_str().unwrap();
     let mut url = format!("{}subscriptions/{}/resources?api-version=2021-04-01&$filter=resourceType eq 'Microsoft.ContainerRegistry/registries'", i.arm_url, i.subscription_id);
     let mut names = vec![];
     loop {
-        let page: Value = c.get(&url).bearer_auth(arm).send().await.unwrap().json().await.unwrap();
-        names.extend(page["value"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap().to_string()));
-        match page["nextLink"].as_str() { Some(n) => url = n.to_string(), None => break }
+        let page: Value = c
+            .get(&url)
+            .bearer_auth(arm)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        names.extend(
+            page["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["name"].as_str().unwrap().to_string()),
+        );
+        match page["nextLink"].as_str() {
+            Some(n) => url = n.to_string(),
+            None => break,
+        }
     }
     assert_eq!(names, ["a", "b", "c"]);
     let reg = &i.registries[0].resource_id;
-    let put = |id: &str| c.put(format!("{}{reg}/providers/Microsoft.Authorization/roleAssignments/{id}?api-version=2022-04-01", i.arm_url.trim_end_matches('/')))
+    let put = |id: &str| {
+        c.put(format!("{}{reg}/providers/Microsoft.Authorization/roleAssignments/{id}?api-version=2022-04-01", i.arm_url.trim_end_matches('/')))
         .bearer_auth(arm)
-        .json(&serde_json::json!({"properties": {"roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d", i.subscription_id), "principalId": i.sp_noaccess.object_id, "principalType": "ServicePrincipal"}}));
-    assert_eq!(put("11111111-1111-1111-1111-111111111111").send().await.unwrap().status().as_u16(), 201);
-    assert_eq!(put("22222222-2222-2222-2222-222222222222").send().await.unwrap().status().as_u16(), 409);
-    let r = c.get(format!("{}subscriptions?foo=1", i.arm_url)).bearer_auth(arm).send().await.unwrap();
+        .json(&serde_json::json!({"properties": {"roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d", i.subscription_id), "principalId": i.sp_noaccess.object_id, "principalType": "ServicePrincipal"}}))
+    };
+    assert_eq!(
+        put("11111111-1111-1111-1111-111111111111")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        201
+    );
+    assert_eq!(
+        put("22222222-2222-2222-2222-222222222222")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        409
+    );
+    let r = c
+        .get(format!("{}subscriptions?foo=1", i.arm_url))
+        .bearer_auth(arm)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
 }
 
@@ -177,20 +309,46 @@ async fn backend_manifest_through_front() {
         eprintln!("docker-registry not installed; skipping");
         return;
     }
-    let emu = Emulator::start(Options { docker_registry: Some(bin.into()), ..Options::default() }).unwrap();
+    let emu = Emulator::start(Options {
+        docker_registry: Some(bin.into()),
+        ..Options::default()
+    })
+    .unwrap();
     let c = client(&emu);
     let wi = emu.info().sp_cert.clone();
     let _ = wi;
     let s = emu.info().sp_secret.clone();
-    let (_, t) = entra_token(&emu, &c, &s.client_id, s.secret.as_deref().unwrap(), "https://containerregistry.azure.net").await;
+    let (_, t) = entra_token(
+        &emu,
+        &c,
+        &s.client_id,
+        s.secret.as_deref().unwrap(),
+        "https://containerregistry.azure.net",
+    )
+    .await;
     let (_, rt) = exchange(&emu, &c, t["access_token"].as_str().unwrap()).await;
-    let at = access_token(&emu, &c, rt["refresh_token"].as_str().unwrap(), "repository:samples/hello:pull").await;
+    let at = access_token(
+        &emu,
+        &c,
+        rt["refresh_token"].as_str().unwrap(),
+        "repository:samples/hello:pull",
+    )
+    .await;
     let ls = &emu.info().registries[0].login_server;
     let url = format!("https://{ls}/v2/samples/hello/manifests/v1");
     let r = c.get(&url).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains(&format!("realm=\"https://{ls}/oauth2/token\"")));
-    let r = c.get(&url).bearer_auth(&at).header("accept", "application/vnd.oci.image.manifest.v1+json").send().await.unwrap();
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .contains(&format!("realm=\"https://{ls}/oauth2/token\"")));
+    let r = c
+        .get(&url)
+        .bearer_auth(&at)
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let m: Value = r.json().await.unwrap();
     assert_eq!(m["schemaVersion"], 2);
