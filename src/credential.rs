@@ -483,74 +483,63 @@ fn sdk_setup_error(what: &str, err: &azure_core::Error) -> AppError {
 
 /// Turns an azure_identity failure into one line with Entra's AADSTS code (never a secret:
 /// Entra's descriptions do not echo them), or a network error.
+///
+/// The AADSTS text is looked for in the whole error chain rather than in the typed
+/// `HttpResponse` kind: azure_identity 1.0 deserializes Entra's error body into a struct
+/// that borrows `error_description`, which fails on the `\r\n` every real description
+/// contains, and the description then only survives inside the serde error's text.
 fn sdk_error(kind: SourceKind, who: &str, resource: &str, err: &azure_core::Error) -> TokenError {
-    use azure_core::error::ErrorKind as K;
-    let http = find_http_kind(err);
-    match http {
-        Some((status, code, description)) => {
-            let audience_refused = code
-                .as_deref()
-                .is_some_and(|c| c.split(',').any(|c| c == "500011"))
-                || description.contains("AADSTS500011");
-            let summary = first_line(&description);
-            let summary = if summary.is_empty() {
-                format!("HTTP {status}")
-            } else {
-                summary
-            };
-            let hint = match kind {
-                SourceKind::Env if summary.contains("7000215") => "Check AZURE_CLIENT_SECRET: it must be the secret's value, not its id, and not expired.",
-                SourceKind::Env | SourceKind::WorkloadIdentity if summary.contains("700016") || summary.contains("90002") => {
-                    "Check AZURE_CLIENT_ID and AZURE_TENANT_ID: the application must exist in that tenant."
-                }
-                SourceKind::WorkloadIdentity => "Check the federated credential on the app (issuer, subject, audience) and the token file.",
-                SourceKind::AzureCli => "Run `az login` again, or check `az account show`.",
-                _ if audience_refused => "Pin another audience with --audience if your cloud's Entra does not know this one.",
-                _ => "Check the identity's configuration.",
-            };
-            let e = AppError::new(
-                Kind::Auth,
-                format!(
-                    "Entra ID refused a token for {resource} to the {} ({who}): {summary}",
-                    kind.label()
-                ),
-            )
-            .hint(hint)
-            .caused_by(err);
-            if audience_refused {
-                TokenError::AudienceRefused(e)
-            } else {
-                TokenError::Other(e)
+    let text = chain_text(err);
+    if let Some(summary) = aadsts_summary(&text) {
+        let audience_refused = summary.starts_with("AADSTS500011:");
+        let hint = match kind {
+            SourceKind::Env if summary.starts_with("AADSTS7000215:") => "Check AZURE_CLIENT_SECRET: it must be the secret's value, not its id, and not expired.",
+            SourceKind::Env | SourceKind::WorkloadIdentity if summary.starts_with("AADSTS700016:") || summary.starts_with("AADSTS90002:") => {
+                "Check AZURE_CLIENT_ID and AZURE_TENANT_ID: the application must exist in that tenant."
             }
-        }
-        None => {
-            let transport = matches!(err.kind(), K::Io) || chain_has_transport_error(err);
-            if transport {
-                TokenError::Other(network_error(
-                    &format!("Getting an Entra token from the {}", kind.label()),
-                    who_endpoint(kind),
-                    err,
-                ))
-            } else {
-                TokenError::Other(
-                    AppError::new(
-                        Kind::Auth,
-                        format!(
-                            "The {} ({who}) could not provide a token for {resource}: {}",
-                            kind.label(),
-                            first_line(&err.to_string())
-                        ),
-                    )
-                    .hint(if kind == SourceKind::AzureCli {
-                        "Run `az login`, or check `az account get-access-token`."
-                    } else {
-                        "Run with --debug for the whole error chain."
-                    })
-                    .caused_by(err),
-                )
-            }
-        }
+            _ if audience_refused => "Pin another audience with --audience if your cloud's Entra does not know this one.",
+            SourceKind::WorkloadIdentity => "Check the federated credential on the app (issuer, subject, audience) and the token file.",
+            SourceKind::AzureCli => "Run `az login` again, or check `az account show`.",
+            _ => "Check the identity's configuration in Entra ID.",
+        };
+        let e = AppError::new(
+            Kind::Auth,
+            format!(
+                "Entra ID refused a token for {resource} to the {} ({who}): {summary}",
+                kind.label()
+            ),
+        )
+        .hint(hint)
+        .caused_by(err);
+        return if audience_refused {
+            TokenError::AudienceRefused(e)
+        } else {
+            TokenError::Other(e)
+        };
     }
+    if chain_has_transport_error(err) {
+        return TokenError::Other(network_error(
+            &format!("Getting an Entra token from the {}", kind.label()),
+            who_endpoint(kind),
+            err,
+        ));
+    }
+    TokenError::Other(
+        AppError::new(
+            Kind::Auth,
+            format!(
+                "The {} ({who}) could not provide a token for {resource}: {}",
+                kind.label(),
+                first_line(&err.to_string())
+            ),
+        )
+        .hint(if kind == SourceKind::AzureCli {
+            "Run `az login`, or check `az account get-access-token`."
+        } else {
+            "Run with --debug for the whole error chain."
+        })
+        .caused_by(err),
+    )
 }
 
 fn who_endpoint(kind: SourceKind) -> &'static str {
@@ -560,37 +549,32 @@ fn who_endpoint(kind: SourceKind) -> &'static str {
     }
 }
 
-fn find_http_kind(err: &azure_core::Error) -> Option<(u16, Option<String>, String)> {
-    use azure_core::error::ErrorKind as K;
+fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
-        if let Some(az) = e.downcast_ref::<azure_core::Error>() {
-            if let K::HttpResponse {
-                status, error_code, ..
-            } = az.kind()
-            {
-                // The innermost azure_core::Error carries Entra's description as its message.
-                let description = innermost_message(az);
-                return Some((u16::from(*status), error_code.clone(), description));
-            }
-        }
+        out.push_str(&e.to_string());
+        out.push('\n');
         current = e.source();
     }
-    None
+    out
 }
 
-fn innermost_message(err: &azure_core::Error) -> String {
-    let mut message = err.to_string();
-    let mut current = std::error::Error::source(err);
-    while let Some(e) = current {
-        message = e.to_string();
-        current = e.source();
+/// `AADSTSnnnn: first sentence…` from wherever it appears, cut at the first line break
+/// (real or JSON-escaped) or closing quote.
+fn aadsts_summary(text: &str) -> Option<String> {
+    let start = text.find("AADSTS")?;
+    let rest = &text[start..];
+    let digits = rest[6..].chars().take_while(char::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
     }
-    // Entra descriptions start with the AADSTS code; find it wherever the wrapper put it.
-    match message.find("AADSTS") {
-        Some(i) => message[i..].to_string(),
-        None => message,
-    }
+    let end = ["\\r", "\\n", "\r", "\n", "\""]
+        .iter()
+        .filter_map(|m| rest.find(m))
+        .min()
+        .unwrap_or(rest.len());
+    Some(rest[..end].trim().to_string())
 }
 
 fn chain_has_transport_error(err: &(dyn std::error::Error + 'static)) -> bool {
@@ -600,6 +584,11 @@ fn chain_has_transport_error(err: &(dyn std::error::Error + 'static)) -> bool {
             || e.downcast_ref::<std::io::Error>().is_some()
         {
             return true;
+        }
+        if let Some(az) = e.downcast_ref::<azure_core::Error>() {
+            if matches!(az.kind(), azure_core::error::ErrorKind::Io) {
+                return true;
+            }
         }
         current = e.source();
     }
@@ -635,6 +624,22 @@ mod tests {
             sources_from_env_choice("nope").unwrap_err().kind,
             Kind::Usage
         );
+    }
+
+    #[test]
+    fn aadsts_summary_handles_raw_and_escaped_line_breaks() {
+        let raw = "ClientSecretCredential authentication failed. AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x";
+        assert_eq!(
+            aadsts_summary(raw).unwrap(),
+            "AADSTS7000215: Invalid client secret provided."
+        );
+        let escaped = r#"invalid type: string "AADSTS500011: The resource principal named x was not found.\r\nTrace ID: y", expected a borrowed string"#;
+        assert_eq!(
+            aadsts_summary(escaped).unwrap(),
+            "AADSTS500011: The resource principal named x was not found."
+        );
+        assert!(aadsts_summary("no code here").is_none());
+        assert!(aadsts_summary("AADSTS: nothing").is_none());
     }
 
     #[test]
