@@ -45,24 +45,48 @@ impl AssertionSigner {
                 .hint("Give a PEM file with the certificate and its unencrypted private key, or a .pfx/.p12 file with AZURE_CLIENT_CERTIFICATE_PASSWORD.")
         };
         let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot be read ({e})")))?;
-        let (cert_der, key) = if bytes.starts_with(b"-----")
-            || bytes.windows(11).any(|w| w == b"-----BEGIN ")
-        {
-            let cert = CertificateDer::from_pem_slice(&bytes)
-                .map_err(|_| bad("holds no PEM CERTIFICATE block".into()))?;
-            let key = PrivateKeyDer::from_pem_slice(&bytes)
-                .map_err(|_| bad("holds no unencrypted PEM PRIVATE KEY block".into()))?;
-            let key = match &key {
-                PrivateKeyDer::Pkcs8(k) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
-                PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der()),
-                _ => return Err(bad("the private key is not an RSA key".into())),
-            }
-            .map_err(|e| bad(format!("the private key is not a usable RSA key ({e})")))?;
-            (cert.to_vec(), key)
-        } else {
-            let _ = password;
-            return Err(bad("is not PEM; PKCS#12 files are not supported yet (convert with `openssl pkcs12 -in cert.pfx -nodes -out cert.pem`)".into()));
-        };
+        let (cert_der, key) =
+            if bytes.starts_with(b"-----") || bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+                let cert = CertificateDer::from_pem_slice(&bytes)
+                    .map_err(|_| bad("holds no PEM CERTIFICATE block".into()))?;
+                let key = PrivateKeyDer::from_pem_slice(&bytes)
+                    .map_err(|_| bad("holds no unencrypted PEM PRIVATE KEY block".into()))?;
+                let key = match &key {
+                    PrivateKeyDer::Pkcs8(k) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
+                    PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der()),
+                    _ => return Err(bad("the private key is not an RSA key".into())),
+                }
+                .map_err(|e| bad(format!("the private key is not a usable RSA key ({e})")))?;
+                (cert.to_vec(), key)
+            } else {
+                // PKCS#12 (.pfx/.p12), as exported by Key Vault, the portal or `openssl pkcs12`
+                // (PBES2/AES or the legacy 3DES/RC2 schemes).
+                let store = p12_keystore::KeyStore::from_pkcs12(
+                    &bytes,
+                    password.unwrap_or(""),
+                    p12_keystore::Pkcs12ImportPolicy::Relaxed,
+                )
+                .map_err(|e| {
+                    bad(format!(
+                        "is not a PKCS#12 file that opens with {} ({e})",
+                        if password.is_some() {
+                            "AZURE_CLIENT_CERTIFICATE_PASSWORD"
+                        } else {
+                            "an empty password"
+                        }
+                    ))
+                })?;
+                let (_, chain) = store
+                    .private_key_chain()
+                    .ok_or_else(|| bad("holds no private key with its certificate".into()))?;
+                let cert = chain
+                    .certs()
+                    .first()
+                    .ok_or_else(|| bad("holds a private key but no certificate".into()))?;
+                let key = RsaKeyPair::from_pkcs8(chain.key().as_der())
+                    .map_err(|e| bad(format!("the private key is not a usable RSA key ({e})")))?;
+                (cert.as_der().to_vec(), key)
+            };
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &cert_der);
         let audience = format!(
             "{}/{tenant}/oauth2/v2.0/token",

@@ -457,7 +457,7 @@ fn sdk_options(cloud: &Cloud) -> ClientOptions {
         .trim_end_matches('/')
         .to_string();
     ClientOptions {
-        transport: Some(Transport::new(Arc::new(http::client().clone()))),
+        transport: Some(Transport::new(Arc::new(http::SdkTransport))),
         retry: RetryOptions::exponential(ExponentialRetryOptions {
             initial_delay: azure_core::time::Duration::milliseconds(200),
             max_retries: 2,
@@ -586,7 +586,10 @@ fn chain_has_transport_error(err: &(dyn std::error::Error + 'static)) -> bool {
             return true;
         }
         if let Some(az) = e.downcast_ref::<azure_core::Error>() {
-            if matches!(az.kind(), azure_core::error::ErrorKind::Io) {
+            if matches!(
+                az.kind(),
+                azure_core::error::ErrorKind::Io | azure_core::error::ErrorKind::Connection
+            ) {
                 return true;
             }
         }

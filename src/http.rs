@@ -120,3 +120,34 @@ pub async fn body_text(response: reqwest::Response, what: &str) -> Result<String
     }
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
+
+/// The transport handed to azure_identity: the same client, with the same `--debug` lines
+/// as every other call (the request bodies, which carry secrets, are never shown).
+#[derive(Debug)]
+pub struct SdkTransport;
+
+#[async_trait::async_trait]
+impl azure_core::http::HttpClient for SdkTransport {
+    async fn execute_request(
+        &self,
+        request: &azure_core::http::Request,
+    ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
+        let shown = display_url(request.url());
+        let method = request.method();
+        let started = Instant::now();
+        crate::debug!("{method} {shown}");
+        let result = azure_core::http::HttpClient::execute_request(client(), request).await;
+        match &result {
+            Ok(r) => crate::debug!(
+                "{method} {shown} -> {} ({} ms)",
+                u16::from(r.status()),
+                started.elapsed().as_millis()
+            ),
+            Err(_) => crate::debug!(
+                "{method} {shown} -> transport error after {} ms",
+                started.elapsed().as_millis()
+            ),
+        }
+        result
+    }
+}

@@ -292,6 +292,52 @@ fn certificate_service_principal() {
 }
 
 #[test]
+fn certificate_service_principal_from_pkcs12() {
+    let env = TestEnv::start();
+    let sp = env.info().sp_cert.clone();
+    let pem = sp.cert_pem_path.clone().unwrap();
+    let pfx = env.home.path().join("sp.pfx");
+    // OpenSSL 3's default export: PBES2 with AES-256-CBC and PBKDF2.
+    let made = std::process::Command::new("openssl")
+        .args(["pkcs12", "-export", "-passout", "pass:pfx-password-1"])
+        .arg("-in")
+        .arg(&pem)
+        .arg("-inkey")
+        .arg(&pem)
+        .arg("-out")
+        .arg(&pfx)
+        .status()
+        .expect("openssl is installed");
+    assert!(made.success());
+    let run = |password: &str| {
+        env.acrctl()
+            .env_remove("AZURE_CLIENT_SECRET")
+            .env("AZURE_CLIENT_ID", &sp.client_id)
+            .env("AZURE_CLIENT_CERTIFICATE_PATH", &pfx)
+            .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", password)
+            .args(["login", "-n", &env.registry(0), "--expose-token"])
+            .output()
+            .unwrap()
+    };
+    let out = run("pfx-password-1");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        claims(v["refreshToken"].as_str().unwrap())["sub"],
+        sp.object_id.as_str()
+    );
+
+    let out = run("wrong-password-2");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("wrong-password-2"));
+}
+
+#[test]
 fn workload_identity() {
     let env = TestEnv::start();
     let wi = env.info().workload_identity.clone();
