@@ -260,10 +260,14 @@ fn lock(target: &Path) -> Result<File, AppError> {
     let mut name = target.file_name().unwrap_or_default().to_os_string();
     name.push(".lock");
     let lock_path = dir.join(name);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options
         .open(&lock_path)
         .map_err(|e| io_error("create the lock file", &lock_path, &e))?;
     file.lock().map_err(|e| io_error("lock", &lock_path, &e))?;
