@@ -62,6 +62,10 @@ pub struct GlobalArgs {
     /// User-assigned managed identity: client id, object id or resource id.
     #[arg(long, global = true, value_name = "ID")]
     pub identity_id: Option<String>,
+
+    /// Neither read nor write the token cache (ACRCTL_CACHE_DIR, else ~/.cache/acrctl).
+    #[arg(long, global = true)]
+    pub no_cache: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,11 +103,66 @@ pub enum Command {
         #[command(subcommand)]
         command: AcrCommand,
     },
+    /// Answer docker's credential-helper protocol (also run as `docker-credential-acrctl`).
+    CredentialHelper {
+        #[arg(value_enum)]
+        action: HelperAction,
+    },
+    /// Point docker (and podman) at acrctl's credential helper for these registries.
+    ConfigureDocker(ConfigureDockerArgs),
+    /// The token cache.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+    /// Kubelet image credential provider (credentialprovider.kubelet.k8s.io/v1) on stdin/stdout.
+    KubeletCredentialProvider,
     /// Print a shell completion script.
     Completion {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelperAction {
+    Get,
+    Store,
+    Erase,
+    List,
+    Version,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// Drop every cached token (the `acrctl auth login` session is kept).
+    Clear,
+}
+
+const CONFIGURE_DOCKER_EXAMPLES: &str = "\
+Examples:
+  acrctl configure-docker -n myregistry           # docker pull myregistry.azurecr.io/... just works
+  acrctl configure-docker -n reg1 -n reg2 --target all
+  acrctl configure-docker -n myregistry --remove";
+
+#[derive(Args, Debug, Clone)]
+#[command(after_help = CONFIGURE_DOCKER_EXAMPLES)]
+pub struct ConfigureDockerArgs {
+    /// Registry name or login server; repeatable.
+    #[arg(short = 'n', long = "name", required = true, value_name = "REGISTRY")]
+    pub names: Vec<String>,
+
+    /// Whose config to change: docker (default), podman, or all.
+    #[arg(long = "target", value_enum, default_value = "docker")]
+    pub targets: Vec<Target>,
+
+    /// Remove the credHelpers entries instead.
+    #[arg(long)]
+    pub remove: bool,
+
+    /// Where to create the docker-credential-acrctl link (default: next to acrctl, else a writable directory on PATH).
+    #[arg(long, value_name = "DIR")]
+    pub link_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -83,32 +83,33 @@ pub fn select(
     }
 }
 
-/// Resolves the spec to endpoints, fetching the metadata document for a custom cloud.
-/// `authority_override` is `AZURE_AUTHORITY_HOST`, which replaces the login endpoint.
+/// Resolves the spec to endpoints, fetching the metadata document of a custom cloud (kept
+/// in the token cache for a day). `authority_override` is `AZURE_AUTHORITY_HOST`, which
+/// replaces the login endpoint.
 pub async fn resolve(
     spec: &CloudSpec,
     authority_override: Option<&str>,
+    cache: &crate::cache::Cache,
 ) -> Result<Cloud, AppError> {
     let mut cloud = match spec {
         CloudSpec::BuiltIn(name) => built_in(name),
         CloudSpec::Custom(arm) => {
-            let mut url = arm.join("metadata/endpoints").expect("static path");
-            url.set_query(Some("api-version=2022-09-01"));
-            let what = "Reading the custom cloud's metadata (ACRCTL_ARM_ENDPOINT)";
-            let response = crate::http::send(crate::http::client().get(url.clone()), what).await?;
-            let status = response.status();
-            let body = crate::http::body_text(response, what).await?;
-            if !status.is_success() {
-                return Err(AppError::new(
-                    Kind::Failure,
-                    format!(
-                        "{what}: {} answered {status}.",
-                        crate::http::display_url(&url)
-                    ),
-                )
-                .hint("Check that ACRCTL_ARM_ENDPOINT is the ARM endpoint of the cloud."));
+            let key = crate::cache::key::cloud(arm.as_str());
+            match cache.get(&key).and_then(|e| from_cache(&e.value)) {
+                Some(c) => c,
+                None => {
+                    let c = fetch_metadata(arm).await?;
+                    cache.put(
+                        &key,
+                        crate::cache::Entry {
+                            value: to_cache(&c),
+                            expires_on: crate::cache::now() + 86_400,
+                            tenant: None,
+                        },
+                    );
+                    c
+                }
             }
-            parse_metadata(&body, arm)?
         }
     };
     if let Some(host) = authority_override.map(str::trim).filter(|s| !s.is_empty()) {
@@ -119,6 +120,46 @@ pub async fn resolve(
         cloud.authority_host = url;
     }
     Ok(cloud)
+}
+
+async fn fetch_metadata(arm: &Url) -> Result<Cloud, AppError> {
+    let mut url = arm.join("metadata/endpoints").expect("static path");
+    url.set_query(Some("api-version=2022-09-01"));
+    let what = "Reading the custom cloud's metadata (ACRCTL_ARM_ENDPOINT)";
+    let response = crate::http::send(crate::http::client().get(url.clone()), what).await?;
+    let status = response.status();
+    let body = crate::http::body_text(response, what).await?;
+    if !status.is_success() {
+        return Err(AppError::new(
+            Kind::Failure,
+            format!(
+                "{what}: {} answered {status}.",
+                crate::http::display_url(&url)
+            ),
+        )
+        .hint("Check that ACRCTL_ARM_ENDPOINT is the ARM endpoint of the cloud."));
+    }
+    parse_metadata(&body, arm)
+}
+
+fn to_cache(c: &Cloud) -> String {
+    serde_json::json!({
+        "name": c.name, "arm": c.arm_endpoint.as_str(), "authority": c.authority_host.as_str(),
+        "armAudience": c.arm_audience, "acrSuffix": c.acr_suffix,
+    })
+    .to_string()
+}
+
+fn from_cache(text: &str) -> Option<Cloud> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    Some(Cloud {
+        name: s("name")?,
+        arm_endpoint: Url::parse(&s("arm")?).ok()?,
+        authority_host: Url::parse(&s("authority")?).ok()?,
+        arm_audience: s("armAudience")?,
+        acr_suffix: s("acrSuffix")?,
+    })
 }
 
 fn built_in(name: &str) -> Cloud {

@@ -2,12 +2,14 @@
 //! first use, since a custom cloud costs a request) and the credential chain. Built once
 //! in `main`; nothing below reads the environment on its own.
 
+use crate::cache::Cache;
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::cloud::{Cloud, CloudSpec};
 use crate::credential::{CredentialChain, CredentialEnv};
 use crate::error::AppError;
 use crate::output::Printer;
 use crate::stores::Locations;
+use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 pub struct Context {
@@ -16,6 +18,7 @@ pub struct Context {
     pub printer: Printer,
     pub credentials: CredentialChain,
     pub locations: Locations,
+    pub cache: Arc<Cache>,
     cloud_spec: CloudSpec,
     authority_override: Option<String>,
     cloud: OnceCell<Cloud>,
@@ -35,16 +38,19 @@ impl Context {
                 .ok()
                 .filter(|s| !s.is_empty())
         });
+        let cache = Arc::new(Cache::new(Cache::default_dir(), !global.no_cache));
         let credentials = CredentialChain::new(
             CredentialEnv::from_process(),
             global.auth.map(Into::into),
             global.identity_id.clone(),
             subscription,
+            cache.clone(),
         )?;
         Ok(Context {
             printer,
             credentials,
             locations: Locations::from_process(),
+            cache,
             cloud_spec,
             authority_override: std::env::var("AZURE_AUTHORITY_HOST").ok(),
             cloud: OnceCell::new(),
@@ -55,7 +61,11 @@ impl Context {
     pub async fn cloud(&self) -> Result<&Cloud, AppError> {
         self.cloud
             .get_or_try_init(|| {
-                crate::cloud::resolve(&self.cloud_spec, self.authority_override.as_deref())
+                crate::cloud::resolve(
+                    &self.cloud_spec,
+                    self.authority_override.as_deref(),
+                    &self.cache,
+                )
             })
             .await
     }

@@ -8,15 +8,15 @@
 //! our own: azure_identity 1.0 can neither probe the VM endpoint with a short timeout nor
 //! honour `AZURE_POD_IDENTITY_AUTHORITY_HOST`.
 
+use crate::cache::{self, Cache};
 use crate::cloud::Cloud;
 use crate::error::{network_error, AppError, Kind};
 use crate::http;
 use azure_core::credentials::TokenCredential;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::OnceCell;
 
 /// An Entra access token; `token` is a secret.
 #[derive(Clone)]
@@ -166,8 +166,14 @@ impl CredentialEnv {
     }
 }
 
-/// A configured source, ready to ask for tokens.
-enum Source {
+/// A configured source, ready to ask for tokens, with the identity key its tokens are
+/// cached under.
+struct Source {
+    key: String,
+    how: How,
+}
+
+enum How {
     Sdk {
         kind: SourceKind,
         credential: Arc<dyn TokenCredential>,
@@ -184,7 +190,7 @@ pub struct CredentialChain {
     identity_id: Option<String>,
     subscription: Option<String>,
     selected: OnceCell<Source>,
-    tokens: Mutex<HashMap<String, EntraToken>>,
+    cache: Arc<Cache>,
 }
 
 impl CredentialChain {
@@ -193,6 +199,7 @@ impl CredentialChain {
         auth: Option<SourceKind>,
         identity_id: Option<String>,
         subscription: Option<String>,
+        cache: Arc<Cache>,
     ) -> Result<Self, AppError> {
         let (allowed, explicit) = match (auth, &env.token_credentials) {
             (Some(kind), _) => (vec![kind], true),
@@ -210,21 +217,29 @@ impl CredentialChain {
             identity_id,
             subscription,
             selected: OnceCell::new(),
-            tokens: Mutex::new(HashMap::new()),
+            cache,
         })
     }
 
-    /// A token for an Entra resource (e.g. `https://containerregistry.azure.net`), reused
-    /// within this process until a minute before it expires.
+    /// A token for an Entra resource (e.g. `https://containerregistry.azure.net`), from the
+    /// token cache while it is valid, else from the selected source (cached afterwards).
     pub async fn token(&self, cloud: &Cloud, resource: &str) -> Result<EntraToken, TokenError> {
-        if let Some(t) = self.tokens.lock().await.get(resource) {
-            if t.expires_on - 60 > now() {
-                return Ok(t.clone());
+        let authority = cloud.authority_host.as_str();
+        if let Some(identity) = self.identity() {
+            if let Some(e) = self
+                .cache
+                .get(&cache::key::entra(authority, &identity, resource))
+            {
+                return Ok(EntraToken {
+                    token: e.value,
+                    expires_on: e.expires_on,
+                    tenant: e.tenant,
+                });
             }
         }
         let source = self.selected.get_or_try_init(|| self.select(cloud)).await?;
-        let token = match source {
-            Source::Sdk {
+        let token = match &source.how {
+            How::Sdk {
                 kind,
                 credential,
                 who,
@@ -246,22 +261,104 @@ impl CredentialChain {
                     token,
                 }
             }
-            Source::ManagedIdentity(mi) => mi.token(resource).await?,
+            How::ManagedIdentity(mi) => mi.token(resource).await?,
         };
-        self.tokens
-            .lock()
-            .await
-            .insert(resource.to_string(), token.clone());
+        self.cache.put(
+            &cache::key::entra(authority, &source.key, resource),
+            cache::Entry {
+                value: token.token.clone(),
+                expires_on: token.expires_on,
+                tenant: token.tenant.clone(),
+            },
+        );
         Ok(token)
+    }
+
+    /// The identity tokens are cached under: the selected source's, or, before any
+    /// selection, the first source that applies without a request (a remembered miss
+    /// of the VM metadata endpoint skips it), so a warm cache needs no network at all.
+    pub fn identity(&self) -> Option<String> {
+        if let Some(s) = self.selected.get() {
+            return Some(s.key.clone());
+        }
+        self.allowed.iter().find_map(|kind| {
+            if *kind == SourceKind::ManagedIdentity
+                && !self.explicit
+                && self.env.identity_endpoint.is_none()
+                && self
+                    .cache
+                    .get(&cache::key::imds_miss(&self.imds_host()))
+                    .is_some()
+            {
+                return None;
+            }
+            self.identity_key(*kind)
+        })
+    }
+
+    /// The cache key of a source's identity when it is configured, found without a request.
+    fn identity_key(&self, kind: SourceKind) -> Option<String> {
+        let env = &self.env;
+        match kind {
+            SourceKind::Env => match (&env.tenant_id, &env.client_id) {
+                (Some(t), Some(c))
+                    if env.client_secret.is_some() || env.certificate_path.is_some() =>
+                {
+                    Some(format!("env:{t}:{c}"))
+                }
+                _ => None,
+            },
+            SourceKind::WorkloadIdentity => {
+                match (&env.federated_token_file, &env.tenant_id, &env.client_id) {
+                    (Some(_), Some(t), Some(c)) => Some(format!("wi:{t}:{c}")),
+                    _ => None,
+                }
+            }
+            SourceKind::Session => None,
+            SourceKind::ManagedIdentity => {
+                let who = self
+                    .user_assigned_identity()
+                    .unwrap_or_else(|| "system".into());
+                match (&env.identity_endpoint, &env.identity_header) {
+                    (Some(endpoint), Some(_)) => Some(format!("mi:{endpoint}:{who}")),
+                    _ => Some(format!("mi:{}:{who}", self.imds_host())),
+                }
+            }
+            SourceKind::AzureCli => on_path(env.path.as_deref(), "az")
+                .then(|| format!("az:{}", azure_cli_identity(self.subscription.as_deref()))),
+        }
+    }
+
+    fn imds_host(&self) -> String {
+        self.env
+            .imds_host
+            .clone()
+            .unwrap_or_else(|| crate::managed_identity::IMDS_DEFAULT.to_string())
+    }
+
+    /// `--identity-id`, or `AZURE_CLIENT_ID` set alone (no tenant), as in the SDKs.
+    fn user_assigned_identity(&self) -> Option<String> {
+        self.identity_id.clone().or_else(|| {
+            if self.env.tenant_id.is_none() {
+                self.env.client_id.clone()
+            } else {
+                None
+            }
+        })
     }
 
     async fn select(&self, cloud: &Cloud) -> Result<Source, AppError> {
         let mut reasons: Vec<(SourceKind, String)> = Vec::new();
         for kind in &self.allowed {
             match self.configure(*kind, cloud).await {
-                Ok(source) => {
+                Ok(how) => {
                     crate::debug!("credential source: {}", kind.label());
-                    return Ok(source);
+                    return Ok(Source {
+                        key: self
+                            .identity_key(*kind)
+                            .unwrap_or_else(|| kind.label().to_string()),
+                        how,
+                    });
                 }
                 Err(Unavailable::Why(why)) => {
                     crate::debug!("credential source {} does not apply: {why}", kind.label());
@@ -288,7 +385,7 @@ impl CredentialChain {
             .hint("Set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, run on an Azure resource with a managed identity, or sign in with `az login`."))
     }
 
-    async fn configure(&self, kind: SourceKind, cloud: &Cloud) -> Result<Source, Unavailable> {
+    async fn configure(&self, kind: SourceKind, cloud: &Cloud) -> Result<How, Unavailable> {
         let env = &self.env;
         match kind {
             SourceKind::Env => {
@@ -312,7 +409,7 @@ impl CredentialChain {
                             &e,
                         ))
                     })?;
-                    return Ok(Source::Sdk {
+                    return Ok(How::Sdk {
                         kind,
                         credential,
                         who: format!("client id {client_id}, secret"),
@@ -341,7 +438,7 @@ impl CredentialChain {
                             &e,
                         ))
                     })?;
-                    return Ok(Source::Sdk {
+                    return Ok(How::Sdk {
                         kind,
                         credential,
                         who: format!("client id {client_id}, certificate {}", path.display()),
@@ -378,7 +475,7 @@ impl CredentialChain {
                     },
                 ))
                 .map_err(|e| Unavailable::Broken(sdk_setup_error("workload identity", &e)))?;
-                Ok(Source::Sdk {
+                Ok(How::Sdk {
                     kind,
                     credential,
                     who: format!("client id {client_id}"),
@@ -388,22 +485,32 @@ impl CredentialChain {
                 "no `acrctl auth login` session (not available in this version)".into(),
             )),
             SourceKind::ManagedIdentity => {
-                let user_assigned = self.identity_id.clone().or_else(|| {
-                    // AZURE_CLIENT_ID alone (no tenant) names a user-assigned identity, as in the SDKs.
-                    if env.tenant_id.is_none() {
-                        env.client_id.clone()
-                    } else {
-                        None
-                    }
-                });
-                let mi = crate::managed_identity::ManagedIdentity::from_env(env, user_assigned)
-                    .map_err(Unavailable::Broken)?;
+                let mi = crate::managed_identity::ManagedIdentity::from_env(
+                    env,
+                    self.user_assigned_identity(),
+                )
+                .map_err(Unavailable::Broken)?;
                 if self.explicit {
-                    return Ok(Source::ManagedIdentity(mi));
+                    return Ok(How::ManagedIdentity(mi));
+                }
+                let miss = cache::key::imds_miss(&self.imds_host());
+                if env.identity_endpoint.is_none() && self.cache.get(&miss).is_some() {
+                    return Err(Unavailable::Why("no VM metadata endpoint (remembered from an earlier probe; `acrctl cache clear` forgets it)".into()));
                 }
                 match mi.probe().await {
-                    Ok(()) => Ok(Source::ManagedIdentity(mi)),
-                    Err(why) => Err(Unavailable::Why(why)),
+                    Ok(()) => Ok(How::ManagedIdentity(mi)),
+                    Err(why) => {
+                        // Remembered for a day, so a laptop pays the probe once.
+                        self.cache.put(
+                            &miss,
+                            cache::Entry {
+                                value: "miss".into(),
+                                expires_on: cache::now() + 86_400,
+                                tenant: None,
+                            },
+                        );
+                        Err(Unavailable::Why(why))
+                    }
                 }
             }
             SourceKind::AzureCli => {
@@ -418,7 +525,7 @@ impl CredentialChain {
                     },
                 ))
                 .map_err(|e| Unavailable::Broken(sdk_setup_error("Azure CLI", &e)))?;
-                Ok(Source::Sdk {
+                Ok(How::Sdk {
                     kind,
                     credential,
                     who: "az account get-access-token".into(),
@@ -435,11 +542,42 @@ enum Unavailable {
     Broken(AppError),
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+/// Who the Azure CLI is signed in as, from its profile (`$AZURE_CONFIG_DIR` or
+/// `~/.azure/azureProfile.json`, which starts with a UTF-8 BOM): the subscription and
+/// user, so that `az login` as someone else never reuses the previous user's tokens.
+fn azure_cli_identity(subscription: Option<&str>) -> String {
+    let dir = std::env::var_os("AZURE_CONFIG_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".azure")));
+    let profile = dir.and_then(|d| std::fs::read(d.join("azureProfile.json")).ok());
+    let parsed: Option<serde_json::Value> = profile.and_then(|b| {
+        let b = b.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(&b);
+        serde_json::from_slice(b).ok()
+    });
+    let subs = parsed
+        .as_ref()
+        .and_then(|v| v.get("subscriptions"))
+        .and_then(|s| s.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let chosen = subs.iter().find(|s| match subscription {
+        Some(want) => {
+            s.get("id").and_then(|v| v.as_str()) == Some(want)
+                || s.get("name").and_then(|v| v.as_str()) == Some(want)
+        }
+        None => s.get("isDefault").and_then(|v| v.as_bool()) == Some(true),
+    });
+    match chosen {
+        Some(s) => format!(
+            "{}:{}",
+            s.get("id").and_then(|v| v.as_str()).unwrap_or(""),
+            s.get("user")
+                .and_then(|u| u.get("name"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+        ),
+        None => subscription.unwrap_or("default").to_string(),
+    }
 }
 
 fn on_path(path: Option<&std::ffi::OsStr>, program: &str) -> bool {

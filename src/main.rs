@@ -1,6 +1,7 @@
 //! acrctl: Azure Container Registry and AKS authentication in one fast binary.
 
 mod acr;
+mod cache;
 mod certificate;
 mod cli;
 mod cloud;
@@ -8,6 +9,7 @@ mod commands;
 mod context;
 mod credential;
 mod error;
+mod fsutil;
 mod http;
 mod jwt;
 mod log;
@@ -19,7 +21,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse_from(arguments()) {
         Ok(cli) => cli,
         Err(err) => {
             // clap prints help/version (exit 0) and usage errors (exit 2) itself.
@@ -50,6 +52,25 @@ fn main() -> ExitCode {
             ExitCode::from(err.kind.exit_code())
         }
     }
+}
+
+/// Invoked as `docker-credential-acrctl get`, the binary is the credential helper.
+fn arguments() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let invoked_as = args.first().and_then(|a| {
+        std::path::Path::new(a)
+            .file_name()
+            .map(|f| f.to_os_string())
+    });
+    if invoked_as.as_deref()
+        == Some(std::ffi::OsStr::new(
+            commands::configure_docker::HELPER_NAME,
+        ))
+    {
+        args[0] = "acrctl".into();
+        args.insert(1, "credential-helper".into());
+    }
+    args
 }
 
 /// Prints an error as one `ERROR:` line; with `--debug`, its causes follow.

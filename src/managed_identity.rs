@@ -12,7 +12,7 @@ use serde::Deserialize;
 use std::time::Duration;
 use url::Url;
 
-const IMDS_DEFAULT: &str = "http://169.254.169.254";
+pub const IMDS_DEFAULT: &str = "http://169.254.169.254";
 
 #[derive(Debug)]
 enum Endpoint {
@@ -241,10 +241,7 @@ fn imds_url(base: &Url) -> Url {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::cache::now()
 }
 
 /// `expires_on` is a number or a string of digits depending on the endpoint version.

@@ -177,7 +177,16 @@ fn several_registries_in_order_and_one_failure_does_not_stop_the_others() {
     );
     let out = env
         .acrctl()
-        .args(["login", "-n", &names[0], "-n", &names[1], "-n", &names[2]])
+        .args([
+            "login",
+            "--no-cache",
+            "-n",
+            &names[0],
+            "-n",
+            &names[1],
+            "-n",
+            &names[2],
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
@@ -261,6 +270,7 @@ fn acr_audience_refused_falls_back_to_arm_unless_pinned() {
             "--expose-token",
             "--audience",
             "acr",
+            "--no-cache",
         ])
         .output()
         .unwrap();
@@ -315,7 +325,13 @@ fn certificate_service_principal_from_pkcs12() {
             .env("AZURE_CLIENT_ID", &sp.client_id)
             .env("AZURE_CLIENT_CERTIFICATE_PATH", &pfx)
             .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", password)
-            .args(["login", "-n", &env.registry(0), "--expose-token"])
+            .args([
+                "login",
+                "-n",
+                &env.registry(0),
+                "--expose-token",
+                "--no-cache",
+            ])
             .output()
             .unwrap()
     };

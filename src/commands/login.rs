@@ -4,6 +4,7 @@
 //! Registries are handled concurrently; one failing does not stop the others.
 
 use crate::acr::{self, ExchangeError, RegistryChallenge, NULL_GUID_USERNAME};
+use crate::cache;
 use crate::cli::{LoginArgs, OutputFormat, Target};
 use crate::cloud::{Cloud, ACR_AUDIENCE};
 use crate::context::Context;
@@ -43,7 +44,7 @@ pub async fn run(ctx: Arc<Context>, args: LoginArgs) -> Result<u8, AppError> {
                 Some((username, password)) => {
                     login_with_password(&server, username, password).await
                 }
-                None => login_with_entra(&ctx, &server, &audience)
+                None => acr_refresh_token(&ctx, &server, &audience)
                     .await
                     .map(Credential::IdentityToken),
             };
@@ -187,7 +188,7 @@ async fn login_servers(
 }
 
 #[derive(Clone, Debug, PartialEq)]
-enum AudiencePlan {
+pub(crate) enum AudiencePlan {
     /// The ACR audience, then the cloud's ARM audience if Entra or the registry refuses it.
     AcrThenArm,
     Acr,
@@ -196,7 +197,7 @@ enum AudiencePlan {
 }
 
 impl AudiencePlan {
-    fn parse(value: Option<&str>) -> Result<Self, AppError> {
+    pub(crate) fn parse(value: Option<&str>) -> Result<Self, AppError> {
         let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
             return Ok(AudiencePlan::AcrThenArm);
         };
@@ -222,6 +223,38 @@ impl AudiencePlan {
 enum AttemptError {
     Retryable(AppError),
     Final(AppError),
+}
+
+/// An ACR refresh token for the current identity: from the token cache while it is valid
+/// (no request at all), else through the challenge and the exchange (then cached).
+pub(crate) async fn acr_refresh_token(
+    ctx: &Context,
+    server: &str,
+    plan: &AudiencePlan,
+) -> Result<String, AppError> {
+    let authority = ctx.cloud().await?.authority_host.as_str().to_string();
+    if let Some(identity) = ctx.credentials.identity() {
+        if let Some(entry) = ctx
+            .cache
+            .get(&cache::key::acr(&authority, &identity, server))
+        {
+            return Ok(entry.value);
+        }
+    }
+    let token = login_with_entra(ctx, server, plan).await?;
+    if let Some(identity) = ctx.credentials.identity() {
+        // ACR refresh tokens last about 3 hours; their `exp` says exactly.
+        let expires_on = crate::jwt::expires_at(&token).unwrap_or_else(|| cache::now() + 3 * 3600);
+        ctx.cache.put(
+            &cache::key::acr(&authority, &identity, server),
+            cache::Entry {
+                value: token.clone(),
+                expires_on,
+                tenant: None,
+            },
+        );
+    }
+    Ok(token)
 }
 
 async fn login_with_entra(

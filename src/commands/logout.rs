@@ -39,7 +39,10 @@ pub async fn run(ctx: &Context, args: LogoutArgs) -> Result<u8, AppError> {
     let mut lines = Vec::new();
     for n in &args.names {
         let server = acr::login_server(n, args.suffix.as_deref(), &cloud_suffix)?;
-        let mut removed = false;
+        let mut removed = ctx
+            .cache
+            .remove_where(|k| crate::cache::key::acr_server(k) == Some(server.as_str()))
+            > 0;
         for client in &clients {
             let file = AuthFile::new(ctx.locations.auth_file(*client)?);
             removed |= file.erase(&server)?;

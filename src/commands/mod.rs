@@ -1,10 +1,14 @@
 //! One module per command; each is a recipe over the protocol modules.
 
+pub mod cache_cmd;
 pub mod completion;
+pub mod configure_docker;
+pub mod credential_helper;
+pub mod kubelet_provider;
 pub mod login;
 pub mod logout;
 
-use crate::cli::{AcrCommand, Cli, Command, OutputFormat};
+use crate::cli::{AcrCommand, CacheCommand, Cli, Command, OutputFormat};
 use crate::context::Context;
 use crate::error::AppError;
 use std::sync::Arc;
@@ -13,6 +17,24 @@ use std::sync::Arc;
 /// partly fail and still print what succeeded).
 pub async fn run(cli: Cli) -> Result<u8, AppError> {
     match cli.command {
+        Command::CredentialHelper { action } => {
+            let ctx = Context::new(cli.global, OutputFormat::Json)?;
+            Ok(credential_helper::run(&ctx, action).await)
+        }
+        Command::ConfigureDocker(args) => {
+            let ctx = Context::new(cli.global, OutputFormat::Json)?;
+            configure_docker::run(&ctx, args).await
+        }
+        Command::Cache {
+            command: CacheCommand::Clear,
+        } => {
+            let ctx = Context::new(cli.global, OutputFormat::Json)?;
+            cache_cmd::clear(&ctx)
+        }
+        Command::KubeletCredentialProvider => {
+            let ctx = Context::new(cli.global, OutputFormat::Json)?;
+            kubelet_provider::run(&ctx).await
+        }
         Command::Completion { shell } => {
             completion::run(shell);
             Ok(0)

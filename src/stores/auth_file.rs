@@ -10,11 +10,11 @@
 
 use super::helper_process;
 use crate::error::{AppError, Kind};
+use crate::fsutil::{io_error, lock};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{Map, Value};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 /// What to store for a registry.
@@ -102,7 +102,7 @@ impl AuthFile {
             }
         }
         if changed {
-            write_atomically(&target, &doc)?;
+            write_document(&target, &doc)?;
         }
         Ok(outcomes)
     }
@@ -125,10 +125,35 @@ impl AuthFile {
         if let Some(Value::Object(auths)) = doc.get_mut("auths") {
             if auths.remove(server).is_some() {
                 found = true;
-                write_atomically(&target, &doc)?;
+                write_document(&target, &doc)?;
             }
         }
         Ok(found)
+    }
+
+    /// Points `credHelpers[server]` at `helper`, or with `None` removes the entry when it
+    /// names acrctl. Returns whether the file changed.
+    pub fn set_cred_helper(&self, server: &str, helper: Option<&str>) -> Result<bool, AppError> {
+        let target = self.write_target()?;
+        let _lock = lock(&target)?;
+        let mut doc = read_document(&target)?;
+        let changed = match helper {
+            Some(h) => {
+                let helpers = object_entry(&mut doc, "credHelpers", &self.path)?;
+                let old = helpers.insert(server.to_string(), Value::String(h.to_string()));
+                old.as_ref().and_then(Value::as_str) != Some(h)
+            }
+            None => match doc.get_mut("credHelpers").and_then(Value::as_object_mut) {
+                Some(helpers) if helpers.get(server).and_then(Value::as_str) == Some("acrctl") => {
+                    helpers.remove(server).is_some()
+                }
+                _ => false,
+            },
+        };
+        if changed {
+            write_document(&target, &doc)?;
+        }
+        Ok(changed)
     }
 
     /// The file to write: the path itself, or the target of the symbolic link it is.
@@ -238,92 +263,11 @@ fn malformed(path: &Path, why: &str) -> AppError {
     .hint("Fix the file by hand, or move it away and log in again.")
 }
 
-fn io_error(action: &str, path: &Path, e: &std::io::Error) -> AppError {
-    let hint = match e.kind() {
-        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => "Check the permissions of the file and its directory (DOCKER_CONFIG, REGISTRY_AUTH_FILE or HELM_REGISTRY_CONFIG choose another place).",
-        std::io::ErrorKind::StorageFull => "The disk is full; free some space and try again.",
-        _ => "Check the path and its directory.",
-    };
-    AppError::new(
-        Kind::Failure,
-        format!("Could not {action} {}: {e}.", path.display()),
-    )
-    .hint(hint)
-}
-
-/// An exclusive lock on `<file>.lock` beside the file, held until dropped, so that
-/// concurrent logins do not lose each other's entries. The lock file is never removed
-/// (removing it would let two processes lock two different files).
-fn lock(target: &Path) -> Result<File, AppError> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    create_private_dir(dir)?;
-    let mut name = target.file_name().unwrap_or_default().to_os_string();
-    name.push(".lock");
-    let lock_path = dir.join(name);
-    let mut options = OpenOptions::new();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let file = options
-        .open(&lock_path)
-        .map_err(|e| io_error("create the lock file", &lock_path, &e))?;
-    file.lock().map_err(|e| io_error("lock", &lock_path, &e))?;
-    Ok(file)
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), AppError> {
-    if dir.as_os_str().is_empty() || dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .map_err(|e| io_error("create the directory", dir, &e))
-}
-
-/// Temp file in the same directory, 0600, flushed to disk, renamed over the target: a
-/// reader sees the old file or the new one, never a part.
-fn write_atomically(target: &Path, doc: &Value) -> Result<(), AppError> {
-    let dir = target.parent().unwrap_or(Path::new("."));
+/// docker writes its config indented with tabs; two spaces read the same to every client.
+fn write_document(target: &Path, doc: &Value) -> Result<(), AppError> {
     let mut text = serde_json::to_string_pretty(doc).expect("a JSON value serializes");
     text.push('\n');
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".acrctl-")
-        .suffix(".tmp")
-        .permissions(private_permissions())
-        .tempfile_in(dir)
-        .map_err(|e| io_error("create a temporary file beside", target, &e))?;
-    tmp.write_all(text.as_bytes())
-        .map_err(|e| io_error("write a temporary file beside", target, &e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| io_error("flush a temporary file beside", target, &e))?;
-    tmp.persist(target)
-        .map_err(|e| io_error("replace", target, &e.error))?;
-    Ok(())
-}
-
-fn private_permissions() -> fs::Permissions {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::Permissions::from_mode(0o600)
-    }
-    #[cfg(not(unix))]
-    {
-        fs::metadata(".")
-            .map(|m| m.permissions())
-            .unwrap_or_else(|_| unreachable!())
-    }
+    crate::fsutil::write_atomically(target, text.as_bytes())
 }
 
 #[cfg(test)]
