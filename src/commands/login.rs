@@ -242,6 +242,16 @@ pub(crate) async fn acr_refresh_token(
         }
     }
     let token = login_with_entra(ctx, server, plan).await?;
+    // The exchange worked, so this host is an ACR-style registry: the credential helper
+    // need not probe it.
+    ctx.cache.put(
+        &cache::key::registry_kind(server),
+        cache::Entry {
+            value: "acr".into(),
+            expires_on: cache::now() + 86_400,
+            tenant: None,
+        },
+    );
     if let Some(identity) = ctx.credentials.identity() {
         // ACR refresh tokens last about 3 hours; their `exp` says exactly.
         let expires_on = crate::jwt::expires_at(&token).unwrap_or_else(|| cache::now() + 3 * 3600);

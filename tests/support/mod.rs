@@ -60,6 +60,10 @@ impl TestEnv {
         self.info().registries[index].login_server.clone()
     }
 
+    pub fn cache_dir(&self) -> PathBuf {
+        self.home.path().join("cache")
+    }
+
     pub fn docker_config(&self) -> PathBuf {
         self.home.path().join(".docker").join("config.json")
     }
@@ -73,7 +77,13 @@ impl TestEnv {
 
     /// The same as a plain `std::process::Command`, for spawning several at once.
     pub fn acrctl_std(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("acrctl"));
+        self.command(assert_cmd::cargo::cargo_bin("acrctl"))
+    }
+
+    /// Any program with the environment acrctl gets (docker and skopeo run acrctl as
+    /// their credential helper and pass their environment on).
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
         cmd.env_clear();
         cmd.env(
             "PATH",
@@ -84,6 +94,7 @@ impl TestEnv {
         cmd.env("XDG_RUNTIME_DIR", self.home.path().join("run"));
         cmd.env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9");
         cmd.env("ACRCTL_TIMEOUT", "10");
+        cmd.env("ACRCTL_CACHE_DIR", self.cache_dir());
         for (k, v) in self.emu.env() {
             cmd.env(k, v);
         }
