@@ -1134,3 +1134,19 @@ fn real_clients_pull_with_what_acrctl_wrote() {
         );
     }
 }
+
+#[test]
+fn authority_host_override_with_a_built_in_cloud() {
+    let env = TestEnv::start();
+    // The public cloud's endpoints, with Entra replaced by the emulator's: nothing but the
+    // authority and the registry is contacted.
+    let out = env
+        .acrctl()
+        .env_remove("ACRCTL_ARM_ENDPOINT")
+        .env("AZURE_AUTHORITY_HOST", &env.info().authority_url)
+        .args(["login", "-n", &env.registry(0), "--expose-token", "--cloud", "AzureCloud"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!env.emu.requests().iter().any(|r| r.path.starts_with("/metadata")), "{:?}", env.emu.requests());
+}
