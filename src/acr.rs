@@ -253,7 +253,7 @@ pub async fn challenge(server: &str) -> Result<RegistryChallenge, AppError> {
         ))
     })?;
     let what = format!("Contacting registry '{server}'");
-    let response = http::send(http::client().get(url.clone()), &what).await.map_err(|e| {
+    let response = http::send_retrying(|| http::client().get(url.clone()), &what).await.map_err(|e| {
         if e.kind == Kind::Network && e.message.contains("could not be resolved") {
             AppError::new(Kind::Network, format!("Registry '{server}' could not be resolved (DNS)."))
                 .hint("Check the registry name; the login server is <name>.azurecr.io (or the name shown by `az acr show`). A registry with private endpoints needs its private DNS zone.")
@@ -378,7 +378,7 @@ pub async fn exchange(
     }
     form.push(("access_token", entra_token));
     let what = format!("Exchanging the Entra token at registry '{server}'");
-    let response = http::send(http::client().post(url.clone()).form(&form), &what)
+    let response = http::send_retrying(|| http::client().post(url.clone()).form(&form), &what)
         .await
         .map_err(ExchangeError::Other)?;
     let status = response.status().as_u16();

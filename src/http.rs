@@ -151,3 +151,63 @@ impl azure_core::http::HttpClient for SdkTransport {
         result
     }
 }
+
+/// How often a retryable failure is tried again, and the longest wait honoured from a
+/// `Retry-After` header.
+const MAX_ATTEMPTS: u32 = 3;
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// Like [`send`], but tries again what is worth trying again: 429 and 502/503/504 answers
+/// (after their `Retry-After`, capped, else a short backoff) and connections that were
+/// closed or reset without an answer. Timeouts are not retried: the caller already
+/// waited the whole limit once.
+pub async fn send_retrying(
+    make: impl Fn() -> reqwest::RequestBuilder,
+    what: &str,
+) -> Result<reqwest::Response, AppError> {
+    let mut attempt = 1;
+    loop {
+        let result = send(make(), what).await;
+        let delay = match &result {
+            Ok(r) if matches!(r.status().as_u16(), 429 | 502 | 503 | 504) => {
+                Some(retry_after(r).unwrap_or_else(|| backoff(attempt)))
+            }
+            Err(e)
+                if e.kind == crate::error::Kind::Network
+                    && e.message.contains("closed the connection") =>
+            {
+                Some(backoff(attempt))
+            }
+            _ => None,
+        };
+        match delay {
+            Some(d) if attempt < MAX_ATTEMPTS => {
+                crate::debug!(
+                    "{what}: retrying in {} ms (attempt {} of {MAX_ATTEMPTS})",
+                    d.as_millis(),
+                    attempt + 1
+                );
+                tokio::time::sleep(d).await;
+                attempt += 1;
+            }
+            _ => return result,
+        }
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250 * 2u64.pow(attempt - 1))
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by Azure's token services).
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let secs = response
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
