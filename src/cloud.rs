@@ -20,6 +20,18 @@ pub struct Cloud {
     pub arm_audience: String,
     /// The registries' DNS suffix without a leading dot, e.g. `azurecr.io`.
     pub acr_suffix: String,
+    /// Microsoft Graph (endpoint and Entra resource), e.g. `https://graph.microsoft.com/`;
+    /// `None` for a custom cloud whose metadata has no `microsoftGraphResourceId`.
+    pub graph_endpoint: Option<Url>,
+}
+
+/// Microsoft Graph per built-in cloud (azure-cli-core `cloud.py`, `microsoft_graph_resource_id`).
+fn built_in_graph(name: &str) -> &'static str {
+    match name {
+        "AzureChinaCloud" => "https://microsoftgraph.chinacloudapi.cn/",
+        "AzureUSGovernment" => "https://graph.microsoft.us/",
+        _ => "https://graph.microsoft.com/",
+    }
 }
 
 /// What the user asked for, before any network I/O.
@@ -132,6 +144,7 @@ fn built_in(name: &str) -> Cloud {
         authority_host: Url::parse(c.2).expect("static URL"),
         arm_audience: c.3.to_string(),
         acr_suffix: c.4.to_string(),
+        graph_endpoint: Some(Url::parse(built_in_graph(c.0)).expect("static URL")),
     }
 }
 
@@ -144,6 +157,8 @@ struct MetadataDocument {
     authentication: Option<MetadataAuthentication>,
     #[serde(default)]
     suffixes: Option<MetadataSuffixes>,
+    #[serde(default)]
+    microsoft_graph_resource_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -229,7 +244,17 @@ pub fn parse_metadata(body: &str, arm_endpoint: &Url) -> Result<Cloud, AppError>
         .as_deref()
         .and_then(|s| Url::parse(s).ok())
         .unwrap_or_else(|| arm_endpoint.clone());
+    // Graph is optional (Azure Stack Hub has none); an unusable value is treated as absent
+    // and reported when a command needs Graph.
+    let graph_endpoint = doc
+        .microsoft_graph_resource_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| Url::parse(s).ok())
+        .filter(|u| u.scheme() == "https");
     Ok(Cloud {
+        graph_endpoint,
         name: doc.name.clone().unwrap_or_else(|| "Custom".into()),
         arm_endpoint: arm,
         authority_host,

@@ -1,6 +1,7 @@
 //! acrctl: Azure Container Registry and AKS authentication in one fast binary.
 
 mod acr;
+mod arm;
 mod certificate;
 mod cli;
 mod cloud;
@@ -8,6 +9,7 @@ mod commands;
 mod context;
 mod credential;
 mod error;
+mod graph;
 mod http;
 mod jwt;
 mod log;
