@@ -156,6 +156,21 @@ impl Emulator {
             .insert(object_id.to_ascii_lowercase(), times);
     }
 
+    /// Adds a role assignment directly (test setup), e.g. Reader on the subscription for
+    /// `sp_noaccess`, so that it can read but not write role assignments.
+    pub fn assign_role(&self, scope: &str, role_guid: &str, principal_object_id: &str) {
+        let name = uuid::Uuid::new_v4().to_string();
+        self.shared.world().assignments.push(state::RoleAssignment {
+            id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+            name,
+            scope: scope.to_string(),
+            role: role_guid.to_string(),
+            principal_id: principal_object_id.to_string(),
+            principal_type: "ServicePrincipal".into(),
+            created_on: state::rfc3339_now(),
+        });
+    }
+
     /// Role assignments currently in the world (id, scope, role GUID, principal).
     pub fn role_assignments(&self) -> Vec<state::RoleAssignment> {
         self.shared.world().assignments.clone()
