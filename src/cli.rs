@@ -384,15 +384,28 @@ mod tests {
     #[test]
     fn attach_takes_repeated_clusters() {
         let cli = Cli::try_parse_from([
-            "acrctl", "attach", "--cluster", "a", "--cluster", "b", "-g", "rg", "--acr", "r",
-            "--assignee-principal-type", "ServicePrincipal",
+            "acrctl",
+            "attach",
+            "--cluster",
+            "a",
+            "--cluster",
+            "b",
+            "-g",
+            "rg",
+            "--acr",
+            "r",
+            "--assignee-principal-type",
+            "ServicePrincipal",
         ])
         .unwrap();
         match cli.command {
             Command::Attach(a) => {
                 assert_eq!(a.common.clusters, vec!["a", "b"]);
                 assert_eq!(a.common.role, "acrpull");
-                assert_eq!(a.assignee_principal_type, Some(PrincipalType::ServicePrincipal));
+                assert_eq!(
+                    a.assignee_principal_type,
+                    Some(PrincipalType::ServicePrincipal)
+                );
             }
             other => panic!("unexpected {other:?}"),
         }

@@ -311,6 +311,31 @@ mod tests {
     }
 
     #[test]
+    fn graph_endpoint_for_built_in_and_custom_clouds() {
+        assert_eq!(
+            built_in("AzureChinaCloud").graph_endpoint.unwrap().as_str(),
+            "https://microsoftgraph.chinacloudapi.cn/"
+        );
+        assert_eq!(
+            built_in("AzureCloud").graph_endpoint.unwrap().as_str(),
+            "https://graph.microsoft.com/"
+        );
+        assert_eq!(parse_metadata(DOC, &arm()).unwrap().graph_endpoint, None);
+        let with_graph = DOC.replace(
+            "\"suffixes\"",
+            "\"microsoftGraphResourceId\":\"https://127.0.0.1:8443/\",\"suffixes\"",
+        );
+        assert_eq!(
+            parse_metadata(&with_graph, &arm())
+                .unwrap()
+                .graph_endpoint
+                .unwrap()
+                .as_str(),
+            "https://127.0.0.1:8443/"
+        );
+    }
+
+    #[test]
     fn metadata_without_acr_suffix_is_a_clear_error() {
         let body = r#"{"authentication":{"loginEndpoint":"https://x","audiences":["a"]}}"#;
         let err = parse_metadata(body, &arm()).unwrap_err();

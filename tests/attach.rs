@@ -66,7 +66,15 @@ fn attach_assigns_acrpull_to_the_kubelet_identity_and_touches_nothing_else() {
     let c = env.cluster("aks-mi");
     let out = run(
         &env,
-        &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"],
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let v = json_out(&out);
@@ -82,13 +90,20 @@ fn attach_assigns_acrpull_to_the_kubelet_identity_and_touches_nothing_else() {
         .as_str()
     );
     assert_eq!(p["scope"], registry_id(&env).as_str());
-    assert!(stderr(&out).contains("Attached cluster 'aks-mi'"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Attached cluster 'aks-mi'"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(
         assignments(&env, &registry_id(&env), &c.kubelet_object_id, ACRPULL),
         1
     );
     let reqs = env.emu.requests();
-    for r in reqs.iter().filter(|r| r.listener == "main" && r.path.starts_with("/subscriptions")) {
+    for r in reqs
+        .iter()
+        .filter(|r| r.listener == "main" && r.path.starts_with("/subscriptions"))
+    {
         assert!(r.query.contains("api-version="), "no api-version: {r:?}");
     }
     // Only the role assignment is written: no managedClusters PUT, unlike az.
@@ -97,7 +112,9 @@ fn attach_assigns_acrpull_to_the_kubelet_identity_and_touches_nothing_else() {
         .filter(|r| r.method != "GET" && !r.path.ends_with("/oauth2/v2.0/token"))
         .collect();
     assert_eq!(writes.len(), 1, "{writes:?}");
-    assert!(writes[0].path.contains("/providers/Microsoft.Authorization/roleAssignments/"));
+    assert!(writes[0]
+        .path
+        .contains("/providers/Microsoft.Authorization/roleAssignments/"));
     // The assignment name is a new GUID.
     let name = writes[0].path.rsplit('/').next().unwrap();
     assert_eq!(name.len(), 36);
@@ -110,23 +127,49 @@ fn attach_is_idempotent_and_detach_removes_only_this_clusters_assignment() {
     let c = env.cluster("aks-mi");
     let rid = registry_id(&env);
     let others_before = env.emu.role_assignments().len();
-    let args = ["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"];
+    let args = [
+        "attach",
+        "--cluster",
+        "aks-mi",
+        "-g",
+        "rg1",
+        "--acr",
+        "registry1",
+    ];
     assert!(run(&env, &args).status.success());
 
     env.emu.clear_requests();
     let out = run(&env, &args);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("already attached"), "{}", stderr(&out));
-    assert_eq!(json_out(&out)["properties"]["principalId"], c.kubelet_object_id.as_str());
+    assert!(
+        stderr(&out).contains("already attached"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        json_out(&out)["properties"]["principalId"],
+        c.kubelet_object_id.as_str()
+    );
     assert_eq!(puts(&env), 0, "a second attach writes nothing");
     assert_eq!(assignments(&env, &rid, &c.kubelet_object_id, ACRPULL), 1);
 
-    let detach = ["detach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"];
+    let detach = [
+        "detach",
+        "--cluster",
+        "aks-mi",
+        "-g",
+        "rg1",
+        "--acr",
+        "registry1",
+    ];
     let out = run(&env, &detach);
     assert!(out.status.success(), "{}", stderr(&out));
     let v = json_out(&out);
     assert_eq!(v.as_array().unwrap().len(), 1);
-    assert_eq!(v[0]["properties"]["principalId"], c.kubelet_object_id.as_str());
+    assert_eq!(
+        v[0]["properties"]["principalId"],
+        c.kubelet_object_id.as_str()
+    );
     assert_eq!(assignments(&env, &rid, &c.kubelet_object_id, ACRPULL), 0);
     // The seeded AcrPull assignments of other identities are still there.
     assert_eq!(env.emu.role_assignments().len(), others_before);
@@ -138,7 +181,11 @@ fn attach_is_idempotent_and_detach_removes_only_this_clusters_assignment() {
 
     let out = run(&env, &detach);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("nothing to detach"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing to detach"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(json_out(&out), serde_json::json!([]));
     assert_eq!(env.emu.role_assignments().len(), others_before);
 }
@@ -150,13 +197,31 @@ fn az_spelling_attaches_and_detaches() {
     let rid = registry_id(&env);
     let out = run(
         &env,
-        &["aks", "update", "-n", "aks-mi", "-g", "rg1", "--attach-acr", "registry1"],
+        &[
+            "aks",
+            "update",
+            "-n",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--attach-acr",
+            "registry1",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(assignments(&env, &rid, &c.kubelet_object_id, ACRPULL), 1);
     let out = run(
         &env,
-        &["aks", "update", "-n", "aks-mi", "-g", "rg1", "--detach-acr", &rid],
+        &[
+            "aks",
+            "update",
+            "-n",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--detach-acr",
+            &rid,
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(assignments(&env, &rid, &c.kubelet_object_id, ACRPULL), 0);
@@ -165,7 +230,16 @@ fn az_spelling_attaches_and_detaches() {
     let out = run(
         &env,
         &[
-            "aks", "update", "-n", "aks-mi", "-g", "rg1", "--attach-acr", "a", "--detach-acr", "b",
+            "aks",
+            "update",
+            "-n",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--attach-acr",
+            "a",
+            "--detach-acr",
+            "b",
         ],
     );
     assert_eq!(out.status.code(), Some(2));
@@ -176,7 +250,11 @@ fn az_spelling_attaches_and_detaches() {
     let help = run(&env, &["aks", "update", "--help"]);
     assert!(stdout(&help).contains("--attach-acr"));
     let help = run(&env, &["attach", "--help"]);
-    assert!(stdout(&help).contains("acrctl attach --cluster myAKSCluster"), "{}", stdout(&help));
+    assert!(
+        stdout(&help).contains("acrctl attach --cluster myAKSCluster"),
+        "{}",
+        stdout(&help)
+    );
 }
 
 #[test]
@@ -185,10 +263,21 @@ fn service_principal_cluster_is_resolved_through_graph() {
     let c = env.cluster("aks-sp");
     let out = run(
         &env,
-        &["attach", "--cluster", "aks-sp", "-g", "rg1", "--acr", "registry1"],
+        &[
+            "attach",
+            "--cluster",
+            "aks-sp",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(json_out(&out)["properties"]["principalId"], c.sp_object_id.as_str());
+    assert_eq!(
+        json_out(&out)["properties"]["principalId"],
+        c.sp_object_id.as_str()
+    );
     let graph: Vec<_> = env
         .emu
         .requests()
@@ -200,7 +289,15 @@ fn service_principal_cluster_is_resolved_through_graph() {
     assert_eq!(graph[0].status, 200);
     let out = run(
         &env,
-        &["detach", "--cluster", "aks-sp", "-g", "rg1", "--acr", "registry1"],
+        &[
+            "detach",
+            "--cluster",
+            "aks-sp",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
@@ -214,14 +311,33 @@ fn clusters_without_a_usable_identity_get_azs_explanation() {
     let env = TestEnv::start();
     let out = run(
         &env,
-        &["attach", "--cluster", "aks-nokubelet", "-g", "rg1", "--acr", "registry1"],
+        &[
+            "attach",
+            "--cluster",
+            "aks-nokubelet",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let e = stderr(&out);
-    assert!(e.contains("kubelet") && e.contains("aks-nokubelet-agentpool"), "{e}");
+    assert!(
+        e.contains("kubelet") && e.contains("aks-nokubelet-agentpool"),
+        "{e}"
+    );
     let out = run(
         &env,
-        &["attach", "--cluster", "aks-none", "-g", "rg1", "--acr", "registry1"],
+        &[
+            "attach",
+            "--cluster",
+            "aks-none",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
@@ -263,8 +379,18 @@ fn not_found_cases_exit_3_and_name_what_exists() {
         let refs: Vec<&str> = all.iter().map(String::as_str).collect();
         let out = run(&env, &refs);
         assert_eq!(out.status.code(), Some(3), "{refs:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(expected), "{refs:?}: {}", stderr(&out));
-        assert_eq!(stderr(&out).lines().filter(|l| l.starts_with("ERROR:")).count(), 1);
+        assert!(
+            stderr(&out).contains(expected),
+            "{refs:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(
+            stderr(&out)
+                .lines()
+                .filter(|l| l.starts_with("ERROR:"))
+                .count(),
+            1
+        );
     }
     assert_eq!(puts(&env), 0);
 }
@@ -310,7 +436,18 @@ fn registry_by_id_and_by_name_case_insensitively_across_pages() {
     let env = TestEnv::with_registries(&["alpha1", "bravo1", "charlie1", "delta1", "Echo1"]);
     let c = env.cluster("aks-mi");
     let echo = env.info().registries[4].resource_id.clone();
-    let out = run(&env, &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "ECHO1"]);
+    let out = run(
+        &env,
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "ECHO1",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json_out(&out)["properties"]["scope"], echo.as_str());
     let listed: Vec<_> = env
@@ -325,14 +462,28 @@ fn registry_by_id_and_by_name_case_insensitively_across_pages() {
 
     // By resource ID (any casing of the fixed segments): no listing at all.
     env.emu.clear_requests();
-    let id = env.info().registries[1].resource_id.replace("resourceGroups", "resourcegroups");
-    let out = run(&env, &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", &id]);
+    let id = env.info().registries[1]
+        .resource_id
+        .replace("resourceGroups", "resourcegroups");
+    let out = run(
+        &env,
+        &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", &id],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
-        assignments(&env, &env.info().registries[1].resource_id, &c.kubelet_object_id, ACRPULL),
+        assignments(
+            &env,
+            &env.info().registries[1].resource_id,
+            &c.kubelet_object_id,
+            ACRPULL
+        ),
         1
     );
-    assert!(!env.emu.requests().iter().any(|r| r.path.ends_with("/resources")));
+    assert!(!env
+        .emu
+        .requests()
+        .iter()
+        .any(|r| r.path.ends_with("/resources")));
 }
 
 #[test]
@@ -340,7 +491,15 @@ fn principal_not_found_is_retried_with_progress_then_gives_up() {
     let env = TestEnv::start();
     let c = env.cluster("aks-mi");
     env.emu.delay_principal_replication(&c.kubelet_object_id, 3);
-    let args = ["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"];
+    let args = [
+        "attach",
+        "--cluster",
+        "aks-mi",
+        "-g",
+        "rg1",
+        "--acr",
+        "registry1",
+    ];
     let out = run(&env, &args);
     assert!(out.status.success(), "{}", stderr(&out));
     let progress = stderr(&out)
@@ -349,16 +508,39 @@ fn principal_not_found_is_retried_with_progress_then_gives_up() {
         .count();
     assert_eq!(progress, 3, "{}", stderr(&out));
     assert_eq!(puts(&env), 4);
-    assert_eq!(assignments(&env, &registry_id(&env), &c.kubelet_object_id, ACRPULL), 1);
+    assert_eq!(
+        assignments(&env, &registry_id(&env), &c.kubelet_object_id, ACRPULL),
+        1
+    );
 
     // Never replicated: ten retries on a 2..20 s schedule (x0.01 here), then a clear error.
     let c2 = env.cluster("aks-mi2");
-    env.emu.delay_principal_replication(&c2.kubelet_object_id, 100);
+    env.emu
+        .delay_principal_replication(&c2.kubelet_object_id, 100);
     let started = Instant::now();
-    let out = run(&env, &["attach", "--cluster", "aks-mi2", "-g", "rg1", "--acr", "registry1"]);
+    let out = run(
+        &env,
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi2",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
-    assert!(stderr(&out).contains("after 11 attempts"), "{}", stderr(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        stderr(&out).contains("after 11 attempts"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -375,12 +557,27 @@ fn missing_write_permission_fails_at_once_with_exit_4() {
     let out = env
         .acrctl()
         .env("AZURE_CLIENT_ID", &info.sp_noaccess.client_id)
-        .env("AZURE_CLIENT_SECRET", info.sp_noaccess.secret.as_deref().unwrap())
-        .args(["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"])
+        .env(
+            "AZURE_CLIENT_SECRET",
+            info.sp_noaccess.secret.as_deref().unwrap(),
+        )
+        .args([
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let e = stderr(&out);
     for needle in [
         "Microsoft.Authorization/roleAssignments/write",
@@ -395,16 +592,44 @@ fn missing_write_permission_fails_at_once_with_exit_4() {
     assert_no_secrets(&out, &env.secrets());
 
     // Detaching needs the delete permission: attach as Owner, detach as the reader.
-    assert!(run(&env, &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"]).status.success());
+    assert!(run(
+        &env,
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1"
+        ]
+    )
+    .status
+    .success());
     let out = env
         .acrctl()
         .env("AZURE_CLIENT_ID", &info.sp_noaccess.client_id)
-        .env("AZURE_CLIENT_SECRET", info.sp_noaccess.secret.as_deref().unwrap())
-        .args(["detach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"])
+        .env(
+            "AZURE_CLIENT_SECRET",
+            info.sp_noaccess.secret.as_deref().unwrap(),
+        )
+        .args([
+            "detach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("roleAssignments/delete"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("roleAssignments/delete"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -416,22 +641,49 @@ fn abac_registry_is_refused_unless_the_repository_role_is_chosen() {
         Value::String("AbacRepositoryPermissions".into()),
     );
     let c = env.cluster("aks-mi");
-    let out = run(&env, &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"]);
+    let out = run(
+        &env,
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let e = stderr(&out);
-    assert!(e.contains("ABAC") && e.contains("--role repository-reader"), "{e}");
+    assert!(
+        e.contains("ABAC") && e.contains("--role repository-reader"),
+        "{e}"
+    );
     assert_eq!(puts(&env), 0);
 
     let out = run(
         &env,
-        &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1", "--role", "repository-reader"],
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+            "--role",
+            "repository-reader",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(json_out(&out)["properties"]["roleDefinitionId"]
         .as_str()
         .unwrap()
         .ends_with(REPO_READER));
-    assert_eq!(assignments(&env, &registry_id(&env), &c.kubelet_object_id, REPO_READER), 1);
+    assert_eq!(
+        assignments(&env, &registry_id(&env), &c.kubelet_object_id, REPO_READER),
+        1
+    );
     // The kubelet identity can now pull from the ABAC registry.
     let out = kubelet_login(&env, &c.kubelet_client_id);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -443,39 +695,115 @@ fn role_and_principal_type_options() {
     let c = env.cluster("aks-mi");
     let out = run(
         &env,
-        &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1", "--role", "acrpush"],
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+            "--role",
+            "acrpush",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(json_out(&out)["properties"]["roleDefinitionId"].as_str().unwrap().ends_with(ACRPUSH));
+    assert!(json_out(&out)["properties"]["roleDefinitionId"]
+        .as_str()
+        .unwrap()
+        .ends_with(ACRPUSH));
     // Detach with the default role leaves the AcrPush assignment alone.
-    let out = run(&env, &["detach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"]);
+    let out = run(
+        &env,
+        &[
+            "detach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
+    );
     assert!(out.status.success());
-    assert_eq!(assignments(&env, &registry_id(&env), &c.kubelet_object_id, ACRPUSH), 1);
+    assert_eq!(
+        assignments(&env, &registry_id(&env), &c.kubelet_object_id, ACRPUSH),
+        1
+    );
     // A GUID in upper case finds it.
     let out = run(
         &env,
-        &["detach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1", "--role", &ACRPUSH.to_uppercase()],
+        &[
+            "detach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+            "--role",
+            &ACRPUSH.to_uppercase(),
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(json_out(&out).as_array().unwrap().len(), 1);
-    assert_eq!(assignments(&env, &registry_id(&env), &c.kubelet_object_id, ACRPUSH), 0);
+    assert_eq!(
+        assignments(&env, &registry_id(&env), &c.kubelet_object_id, ACRPUSH),
+        0
+    );
 
     let out = run(
         &env,
-        &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1", "--assignee-principal-type", "ServicePrincipal"],
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+            "--assignee-principal-type",
+            "ServicePrincipal",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(
         &env,
-        &["attach", "--cluster", "aks-mi2", "-g", "rg1", "--acr", "registry1", "--assignee-principal-type", "User"],
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi2",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+            "--assignee-principal-type",
+            "User",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("UnmatchedPrincipalType"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("UnmatchedPrincipalType"),
+        "{}",
+        stderr(&out)
+    );
 
     // Table output works for the assignment.
     let out = run(
         &env,
-        &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1", "-o", "tsv", "--query", "properties.principalId"],
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+            "-o",
+            "tsv",
+            "--query",
+            "properties.principalId",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), c.kubelet_object_id);
@@ -499,8 +827,17 @@ fn several_clusters_run_concurrently_and_one_failure_does_not_stop_the_others() 
     let out = run(
         &env,
         &[
-            "attach", "--cluster", "aks-mi", "--cluster", "aks-mi2", "--cluster", "aks-mi3", "-g", "rg1",
-            "--acr", "registry1",
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "--cluster",
+            "aks-mi2",
+            "--cluster",
+            "aks-mi3",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
         ],
     );
     let elapsed = started.elapsed();
@@ -521,7 +858,19 @@ fn several_clusters_run_concurrently_and_one_failure_does_not_stop_the_others() 
 
     let out = run(
         &env,
-        &["detach", "--cluster", "aks-mi", "--cluster", "nope", "--cluster", "aks-mi3", "-g", "rg1", "--acr", "registry1"],
+        &[
+            "detach",
+            "--cluster",
+            "aks-mi",
+            "--cluster",
+            "nope",
+            "--cluster",
+            "aks-mi3",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
     );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("'nope'"), "{}", stderr(&out));
@@ -549,12 +898,25 @@ fn throttling_and_server_errors_are_retried_within_bounds() {
             .times(1),
     );
     env.emu.add_fault(
-        Fault::new(format!("/subscriptions/{sub}/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/"))
-            .listener("main")
-            .status(503)
-            .times(2),
+        Fault::new(format!(
+            "/subscriptions/{sub}/resourceGroups/rg1/providers/Microsoft.ContainerRegistry/"
+        ))
+        .listener("main")
+        .status(503)
+        .times(2),
     );
-    let out = run(&env, &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"]);
+    let out = run(
+        &env,
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
 
     // A server that keeps failing: a bounded number of tries, then the ARM error in one line.
@@ -566,10 +928,25 @@ fn throttling_and_server_errors_are_retried_within_bounds() {
             .content_type("application/json"),
     );
     let started = Instant::now();
-    let out = run(&env, &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"]);
+    let out = run(
+        &env,
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(stderr(&out).contains("InternalServerError: boom"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("InternalServerError: boom"),
+        "{}",
+        stderr(&out)
+    );
     let tries = env
         .emu
         .requests()
@@ -580,7 +957,18 @@ fn throttling_and_server_errors_are_retried_within_bounds() {
 
     // 409 RoleAssignmentExists on the PUT is success.
     env.emu.clear_faults();
-    let out = run(&env, &["detach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"]);
+    let out = run(
+        &env,
+        &[
+            "detach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
+    );
     assert!(out.status.success());
     env.emu.add_fault(
         Fault::new(format!("{}/providers/Microsoft.Authorization/roleAssignments/", registry_id(&env)))
@@ -591,20 +979,51 @@ fn throttling_and_server_errors_are_retried_within_bounds() {
             .content_type("application/json")
             .times(1),
     );
-    let out = run(&env, &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"]);
+    let out = run(
+        &env,
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("already attached"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("already attached"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn subscription_comes_from_the_flag_the_env_the_azure_cli_or_the_only_one() {
     let env = TestEnv::start();
     let sub = env.info().subscription_id.clone();
-    let args = ["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"];
+    let args = [
+        "attach",
+        "--cluster",
+        "aks-mi",
+        "-g",
+        "rg1",
+        "--acr",
+        "registry1",
+    ];
     // Only subscription visible.
-    let out = cmd(&env).env_remove("AZURE_SUBSCRIPTION_ID").args(args).output().unwrap();
+    let out = cmd(&env)
+        .env_remove("AZURE_SUBSCRIPTION_ID")
+        .args(args)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(env.emu.requests().iter().any(|r| r.path == "/subscriptions"));
+    assert!(env
+        .emu
+        .requests()
+        .iter()
+        .any(|r| r.path == "/subscriptions"));
 
     // The Azure CLI's default, in a file with a byte-order mark, wins over the listing.
     let azure = env.home.path().join(".azure");
@@ -615,13 +1034,21 @@ fn subscription_comes_from_the_flag_the_env_the_azure_cli_or_the_only_one() {
         format!("\u{feff}{{\"subscriptions\":[{{\"id\":\"{sub}\",\"isDefault\":false}},{{\"id\":\"{other}\",\"isDefault\":true}}]}}"),
     )
     .unwrap();
-    let out = cmd(&env).env_remove("AZURE_SUBSCRIPTION_ID").args(args).output().unwrap();
+    let out = cmd(&env)
+        .env_remove("AZURE_SUBSCRIPTION_ID")
+        .args(args)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains(other), "{}", stderr(&out));
     // AZURE_SUBSCRIPTION_ID beats the file, and --subscription beats both.
     let out = cmd(&env).args(args).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = cmd(&env).args(args).args(["--subscription", other]).output().unwrap();
+    let out = cmd(&env)
+        .args(args)
+        .args(["--subscription", other])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let out = cmd(&env)
         .env_remove("AZURE_SUBSCRIPTION_ID")
@@ -661,7 +1088,18 @@ fn end_to_end_the_kubelet_identity_can_pull_only_while_attached() {
     let before = kubelet_login(&env, &c.kubelet_client_id);
     assert_eq!(before.status.code(), Some(4), "{}", stderr(&before));
 
-    let out = run(&env, &["attach", "--cluster", "aks-mi", "-g", "rg1", "--acr", "registry1"]);
+    let out = run(
+        &env,
+        &[
+            "attach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let during = kubelet_login(&env, &c.kubelet_client_id);
     assert!(during.status.success(), "{}", stderr(&during));
@@ -671,7 +1109,19 @@ fn end_to_end_the_kubelet_identity_can_pull_only_while_attached() {
         c.kubelet_object_id.as_str()
     );
 
-    let out = run(&env, &["aks", "update", "-n", "aks-mi", "-g", "rg1", "--detach-acr", "registry1"]);
+    let out = run(
+        &env,
+        &[
+            "aks",
+            "update",
+            "-n",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--detach-acr",
+            "registry1",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let after = kubelet_login(&env, &c.kubelet_client_id);
     assert_eq!(after.status.code(), Some(4), "{}", stderr(&after));

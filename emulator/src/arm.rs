@@ -582,10 +582,7 @@ fn authorization(
             }
             let delayed = {
                 let mut w = s.world();
-                match w
-                    .replication_delay
-                    .get_mut(&principal.to_ascii_lowercase())
-                {
+                match w.replication_delay.get_mut(&principal.to_ascii_lowercase()) {
                     Some(n) if *n > 0 => {
                         *n -= 1;
                         true
@@ -593,9 +590,7 @@ fn authorization(
                     _ => false,
                 }
             };
-            let found = s
-                .principal_by_object_id(&principal)
-                .filter(|_| !delayed);
+            let found = s.principal_by_object_id(&principal).filter(|_| !delayed);
             let Some(pr) = found else {
                 return arm_error(StatusCode::BAD_REQUEST, "PrincipalNotFound", &format!("Principal {} does not exist in the directory {}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype", principal.replace('-', ""), s.info.tenant_id));
             };
@@ -605,8 +600,14 @@ fn authorization(
                 }
             };
             let given_type = p["principalType"].as_str().unwrap_or(actual_type);
-            if !["User", "Group", "ServicePrincipal", "ForeignGroup", "Device"]
-                .contains(&given_type)
+            if ![
+                "User",
+                "Group",
+                "ServicePrincipal",
+                "ForeignGroup",
+                "Device",
+            ]
+            .contains(&given_type)
             {
                 return arm_error(
                     StatusCode::BAD_REQUEST,

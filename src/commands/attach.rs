@@ -105,7 +105,10 @@ impl Role {
             }
             _ => {
                 let guid = role_guid(v);
-                if !arm::is_guid(&guid) || (v.contains('/') && !lower.contains("/providers/microsoft.authorization/roledefinitions/")) {
+                if !arm::is_guid(&guid)
+                    || (v.contains('/')
+                        && !lower.contains("/providers/microsoft.authorization/roledefinitions/"))
+                {
                     return Err(AppError::usage(format!("--role '{v}' is not acrpull, acrpush, repository-reader or a role definition GUID."))
                         .hint("E.g. --role acrpull (the default), or --role 7f951dda-4ed3-4680-a7ca-43fe172d538d."));
                 }
@@ -196,17 +199,12 @@ pub async fn run(ctx: Arc<Context>, req: Request) -> Result<u8, AppError> {
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             let result = async {
-                let principal =
-                    cluster_principal(&ctx, &arm, &subscription, &rg, &cluster).await?;
+                let principal = cluster_principal(&ctx, &arm, &subscription, &rg, &cluster).await?;
                 match mode {
-                    Mode::Attach => {
-                        attach_one(&arm, &registry, &role, &cluster, &principal, ptype)
-                            .await
-                            .map(|v| vec![v])
-                    }
-                    Mode::Detach => {
-                        detach_one(&arm, &registry, &role, &cluster, &principal).await
-                    }
+                    Mode::Attach => attach_one(&arm, &registry, &role, &cluster, &principal, ptype)
+                        .await
+                        .map(|v| vec![v]),
+                    Mode::Detach => detach_one(&arm, &registry, &role, &cluster, &principal).await,
                 }
             }
             .await;
@@ -262,7 +260,8 @@ fn validate_clusters(names: &[String]) -> Result<Vec<String>, AppError> {
     for n in names {
         let ok = !n.is_empty()
             && n.len() <= 63
-            && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             && n.starts_with(|c: char| c.is_ascii_alphanumeric())
             && n.ends_with(|c: char| c.is_ascii_alphanumeric());
         if !ok {
@@ -286,8 +285,10 @@ fn validate_resource_group(rg: &str) -> Result<(), AppError> {
     if ok {
         Ok(())
     } else {
-        Err(AppError::usage(format!("'{rg}' is not a resource group name."))
-            .hint("Resource group names have 1-90 letters, digits, '-', '_', '.', '(' or ')'."))
+        Err(
+            AppError::usage(format!("'{rg}' is not a resource group name."))
+                .hint("Resource group names have 1-90 letters, digits, '-', '_', '.', '(' or ')'."),
+        )
     }
 }
 
@@ -308,7 +309,9 @@ fn parse_acr(acr: &str) -> Result<Option<ResourceId>, AppError> {
         } else {
             "Registry names have 5-50 letters and digits; or pass the registry's resource ID."
         };
-        return Err(AppError::usage(format!("'{acr}' is not a registry name or resource ID.")).hint(hint));
+        return Err(
+            AppError::usage(format!("'{acr}' is not a registry name or resource ID.")).hint(hint),
+        );
     }
     Ok(None)
 }
@@ -347,7 +350,7 @@ async fn get_registry(arm: &Arm, id: &ResourceId) -> Result<Registry, AppError> 
                 id.name, id.resource_group, id.subscription, e.code
             ),
         )
-        .hint("Check the resource ID (az acr show -n NAME --query id)." )
+        .hint("Check the resource ID (az acr show -n NAME --query id).")
         .cause(e.message)),
         Err(e) => Err(e.into_app(&what)),
     }
@@ -368,7 +371,11 @@ async fn find_registry(arm: &Arm, subscription: &str, name: &str) -> Result<Regi
         .map_err(|e| e.into_app(&what))?;
     let matches: Vec<&Value> = all
         .iter()
-        .filter(|r| r["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        .filter(|r| {
+            r["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
         .collect();
     match matches.as_slice() {
         [one] => {
@@ -437,13 +444,14 @@ async fn cluster_principal(
     };
     let props = &mc["properties"];
     let identity_type = mc["identity"]["type"].as_str().unwrap_or("");
-    let is_msi = ["systemassigned", "userassigned"].contains(&identity_type.to_ascii_lowercase().as_str());
+    let is_msi =
+        ["systemassigned", "userassigned"].contains(&identity_type.to_ascii_lowercase().as_str());
     if is_msi {
         let kubelet = &props["identityProfile"]["kubeletidentity"];
         return match kubelet["objectId"].as_str().filter(|s| arm::is_guid(s)) {
             Some(oid) => Ok(Principal {
                 object_id: oid.to_ascii_lowercase(),
-                describe: format!("kubelet identity {oid} of cluster '{cluster}'"),
+                describe: format!("kubelet identity {oid}"),
             }),
             None => Err(AppError::new(
                 Kind::Failure,
@@ -461,7 +469,7 @@ async fn cluster_principal(
             let oid = crate::graph::service_principal_object_id(ctx, cloud, app_id).await?;
             Ok(Principal {
                 object_id: oid.to_ascii_lowercase(),
-                describe: format!("service principal {app_id} of cluster '{cluster}'"),
+                describe: format!("service principal {app_id} (object id {oid})"),
             })
         }
         None => Err(AppError::new(
@@ -490,7 +498,9 @@ fn is_ours(a: &Value, registry: &Registry, role: &Role, principal: &Principal) -
         && p["roleDefinitionId"]
             .as_str()
             .is_some_and(|r| role_guid(r) == role.guid)
-        && p["scope"].as_str().is_some_and(|s| same_scope(s, &registry.id))
+        && p["scope"]
+            .as_str()
+            .is_some_and(|s| same_scope(s, &registry.id))
 }
 
 async fn existing(
@@ -502,15 +512,24 @@ async fn existing(
     let what = format!("Listing role assignments on registry '{}'", registry.name);
     let filter = format!("principalId eq '{}'", principal.object_id);
     let list = arm
-        .list(&assignments_path(&registry.id), api::AUTHORIZATION, Some(&filter), &what)
+        .list(
+            &assignments_path(&registry.id),
+            api::AUTHORIZATION,
+            Some(&filter),
+            &what,
+        )
         .await
         .map_err(|e| e.into_app(&what))?;
-    Ok(list.into_iter().find(|a| is_ours(a, registry, role, principal)))
+    Ok(list
+        .into_iter()
+        .find(|a| is_ours(a, registry, role, principal)))
 }
 
 /// PrincipalNotFound backoff: 2, 4, … 20 s (az's schedule, about two minutes in all).
 fn replication_delays() -> Vec<Duration> {
-    (1..=10).map(|x| arm::scaled(Duration::from_secs(2 * x))).collect()
+    (1..=10)
+        .map(|x| arm::scaled(Duration::from_secs(2 * x)))
+        .collect()
 }
 
 async fn attach_one(
@@ -528,7 +547,10 @@ async fn attach_one(
         ));
         return Ok(a);
     }
-    let what = format!("Creating the {} role assignment on registry '{}' for cluster '{cluster}'", role.label, registry.name);
+    let what = format!(
+        "Creating the {} role assignment on registry '{}' for cluster '{cluster}'",
+        role.label, registry.name
+    );
     let body = json!({"properties": {
         "roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{}", registry.subscription, role.guid),
         "principalId": principal.object_id,
@@ -546,7 +568,9 @@ async fn attach_one(
                 ));
                 return Ok(v);
             }
-            Err(CallError::Api(e)) if e.status == 409 && e.code.eq_ignore_ascii_case("RoleAssignmentExists") => {
+            Err(CallError::Api(e))
+                if e.status == 409 && e.code.eq_ignore_ascii_case("RoleAssignmentExists") =>
+            {
                 // Created meanwhile (or by someone else): idempotent success.
                 crate::log::info(&format!(
                     "Cluster '{cluster}' is already attached to registry '{}' ({}).",
@@ -560,14 +584,14 @@ async fn attach_one(
                 let Some(delay) = delays.get(attempt) else {
                     return Err(AppError::new(
                         Kind::Failure,
-                        format!("{what}: Azure RBAC still does not know the {} after {} attempts (PrincipalNotFound).", principal.describe, attempt + 1),
+                        format!("{what}: Azure RBAC still does not know the {} of cluster '{cluster}' after {} attempts (PrincipalNotFound).", principal.describe, attempt + 1),
                     )
                     .hint("A new identity can take a few minutes to replicate in Entra ID; run the command again later.")
                     .cause(e.message));
                 };
                 attempt += 1;
                 crate::log::info(&format!(
-                    "The {} is not yet known to Azure RBAC (PrincipalNotFound, Entra replication delay); retrying in {:.1}s ({attempt}/{})…",
+                    "The {} of cluster '{cluster}' is not yet known to Azure RBAC (PrincipalNotFound, Entra replication delay); retrying in {:.1}s ({attempt}/{})…",
                     principal.describe,
                     delay.as_secs_f64(),
                     delays.len()
@@ -596,7 +620,12 @@ async fn detach_one(
 ) -> Result<Vec<Value>, AppError> {
     let what = format!("Listing role assignments on registry '{}'", registry.name);
     let list = arm
-        .list(&assignments_path(&registry.id), api::AUTHORIZATION, Some("atScope()"), &what)
+        .list(
+            &assignments_path(&registry.id),
+            api::AUTHORIZATION,
+            Some("atScope()"),
+            &what,
+        )
         .await
         .map_err(|e| e.into_app(&what))?;
     let ours: Vec<Value> = list
@@ -613,7 +642,11 @@ async fn detach_one(
     let mut removed = Vec::new();
     for a in ours {
         let Some(id) = a["id"].as_str() else { continue };
-        let what = format!("Deleting role assignment {} on registry '{}'", role_guid(id), registry.name);
+        let what = format!(
+            "Deleting role assignment {} on registry '{}'",
+            role_guid(id),
+            registry.name
+        );
         match arm.delete(id, api::AUTHORIZATION, &what).await {
             Ok(_) => removed.push(a),
             // Gone meanwhile: the goal is reached.
@@ -647,7 +680,10 @@ mod tests {
     fn roles() {
         assert_eq!(Role::parse("AcrPull").unwrap().guid, ACRPULL);
         assert_eq!(Role::parse("acrpush").unwrap().guid, ACRPUSH);
-        assert_eq!(Role::parse("repository-reader").unwrap().guid, REPOSITORY_READER);
+        assert_eq!(
+            Role::parse("repository-reader").unwrap().guid,
+            REPOSITORY_READER
+        );
         let r = Role::parse("7F951DDA-4ED3-4680-A7CA-43FE172D538D").unwrap();
         assert_eq!(r.guid, ACRPULL);
         assert!(r.legacy());
@@ -661,9 +697,16 @@ mod tests {
     fn acr_argument() {
         assert!(parse_acr("myregistry").unwrap().is_none());
         assert!(parse_acr("/subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r").unwrap().is_some());
-        assert_eq!(parse_acr("/subscriptions/nope").unwrap_err().kind, Kind::Usage);
+        assert_eq!(
+            parse_acr("/subscriptions/nope").unwrap_err().kind,
+            Kind::Usage
+        );
         let e = parse_acr("myregistry.azurecr.io").unwrap_err();
-        assert!(e.one_line().contains("without its domain"), "{}", e.one_line());
+        assert!(
+            e.one_line().contains("without its domain"),
+            "{}",
+            e.one_line()
+        );
     }
 
     #[test]
