@@ -278,13 +278,46 @@ fn service_principal_cluster_is_resolved_through_graph() {
         json_out(&out)["properties"]["principalId"],
         c.sp_object_id.as_str()
     );
+    // --debug shows every request, with no token or secret.
+    let out = run(
+        &env,
+        &[
+            "detach",
+            "--cluster",
+            "aks-sp",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+            "--debug",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("servicePrincipals"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        &env,
+        &[
+            "attach",
+            "--cluster",
+            "aks-sp",
+            "-g",
+            "rg1",
+            "--acr",
+            "registry1",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
     let graph: Vec<_> = env
         .emu
         .requests()
         .into_iter()
         .filter(|r| r.path == "/v1.0/servicePrincipals")
         .collect();
-    assert_eq!(graph.len(), 1);
+    assert_eq!(graph.len(), 3);
     assert!(graph[0].query.contains(&c.sp_client_id), "{:?}", graph[0]);
     assert_eq!(graph[0].status, 200);
     let out = run(
