@@ -10,6 +10,8 @@ Examples:
   acrctl login -n reg1 -n reg2 --target docker --target podman
   acrctl logout -n myregistry
   acrctl acr login -n myregistry                  # the az spelling works too
+  acrctl attach --cluster myAKSCluster -g myResourceGroup --acr myregistry
+  acrctl aks update -n myAKSCluster -g myResourceGroup --attach-acr myregistry
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 auth refused, 5 network/TLS.";
 
@@ -117,6 +119,16 @@ pub enum Command {
     },
     /// Kubelet image credential provider (credentialprovider.kubelet.k8s.io/v1) on stdin/stdout.
     KubeletCredentialProvider,
+    /// Let a cluster's nodes pull from a registry: an AcrPull role assignment for its
+    /// kubelet identity (az aks update --attach-acr).
+    Attach(AttachArgs),
+    /// Remove that role assignment again (az aks update --detach-acr).
+    Detach(DetachArgs),
+    /// az-style spellings: `acrctl aks update -n C -g RG --attach-acr X`.
+    Aks {
+        #[command(subcommand)]
+        command: AksCommand,
+    },
     /// Print a shell completion script.
     Completion {
         #[arg(value_enum)]
@@ -171,6 +183,127 @@ pub enum AcrCommand {
     Login(LoginArgs),
     /// Same as `acrctl logout`.
     Logout(LogoutArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AksCommand {
+    /// `--attach-acr X` or `--detach-acr X`, as in az; acrctl touches only the role
+    /// assignment, never the cluster itself.
+    Update(AksUpdateArgs),
+}
+
+const ATTACH_EXAMPLES: &str = "\
+Examples:
+  # The cluster's nodes can pull from myregistry (AcrPull for its kubelet identity).
+  acrctl attach --cluster myAKSCluster -g myResourceGroup --acr myregistry
+
+  # A registry in another subscription, by resource ID; several clusters at once.
+  acrctl attach --cluster aks1 --cluster aks2 -g myResourceGroup \\
+      --acr /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.ContainerRegistry/registries/myregistry
+
+  # An ABAC registry (RBAC Registry + ABAC Repository Permissions): the repository role.
+  acrctl attach --cluster myAKSCluster -g myResourceGroup --acr myregistry --role repository-reader
+
+  # Pasted from Microsoft's docs: the az spelling.
+  acrctl aks update -n myAKSCluster -g myResourceGroup --attach-acr myregistry
+
+Needs Microsoft.Authorization/roleAssignments/write on the registry (Owner, User Access
+Administrator or Role Based Access Control Administrator). Nothing on the cluster changes.";
+
+const DETACH_EXAMPLES: &str = "\
+Examples:
+  acrctl detach --cluster myAKSCluster -g myResourceGroup --acr myregistry
+  acrctl aks update -n myAKSCluster -g myResourceGroup --detach-acr myregistry
+
+Only this cluster's assignments of the role (AcrPull unless --role) at the registry are
+removed; assignments made by others or at other scopes stay.";
+
+/// What attach and detach share: the clusters, their resource group, the registry, the role.
+#[derive(Args, Debug, Clone)]
+pub struct ClusterAcrArgs {
+    /// AKS cluster name; repeat for several clusters in the same resource group.
+    #[arg(long = "cluster", short = 'c', required = true, value_name = "CLUSTER")]
+    pub clusters: Vec<String>,
+
+    /// The clusters' resource group.
+    #[arg(short = 'g', long = "resource-group", value_name = "GROUP")]
+    pub resource_group: String,
+
+    /// Registry name (looked up in the current subscription) or full resource ID (any subscription).
+    #[arg(long, value_name = "NAME_OR_ID")]
+    pub acr: String,
+
+    /// Role: acrpull (default), acrpush, repository-reader (ABAC registries), or a role definition GUID.
+    #[arg(long, default_value = "acrpull", value_name = "ROLE")]
+    pub role: String,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrincipalType {
+    #[value(name = "User")]
+    User,
+    #[value(name = "ServicePrincipal")]
+    ServicePrincipal,
+    #[value(name = "Group")]
+    Group,
+}
+
+impl PrincipalType {
+    pub fn as_arm(self) -> &'static str {
+        match self {
+            PrincipalType::User => "User",
+            PrincipalType::ServicePrincipal => "ServicePrincipal",
+            PrincipalType::Group => "Group",
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(after_help = ATTACH_EXAMPLES)]
+pub struct AttachArgs {
+    #[command(flatten)]
+    pub common: ClusterAcrArgs,
+
+    /// principalType of the assignment (default ServicePrincipal, which kubelet identities
+    /// and cluster service principals are).
+    #[arg(long, value_enum, value_name = "TYPE")]
+    pub assignee_principal_type: Option<PrincipalType>,
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(after_help = DETACH_EXAMPLES)]
+pub struct DetachArgs {
+    #[command(flatten)]
+    pub common: ClusterAcrArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(after_help = ATTACH_EXAMPLES)]
+#[command(group(clap::ArgGroup::new("acr_action").required(true).args(["attach_acr", "detach_acr"])))]
+pub struct AksUpdateArgs {
+    /// Cluster name (as in az); repeatable.
+    #[arg(short = 'n', long = "name", required = true, value_name = "CLUSTER")]
+    pub names: Vec<String>,
+
+    /// The cluster's resource group.
+    #[arg(short = 'g', long = "resource-group", value_name = "GROUP")]
+    pub resource_group: String,
+
+    /// Grant the cluster's kubelet identity AcrPull on this registry (name or resource ID).
+    #[arg(long, value_name = "NAME_OR_ID", conflicts_with = "detach_acr")]
+    pub attach_acr: Option<String>,
+
+    /// Remove that role assignment.
+    #[arg(long, value_name = "NAME_OR_ID")]
+    pub detach_acr: Option<String>,
+
+    /// principalType of the assignment (with --attach-acr).
+    #[arg(long, value_enum, value_name = "TYPE", requires = "attach_acr")]
+    pub assignee_principal_type: Option<PrincipalType>,
+
+    /// Role (acrctl extension): acrpull (default), acrpush, repository-reader, or a GUID.
+    #[arg(long, default_value = "acrpull", value_name = "ROLE")]
+    pub role: String,
 }
 
 const LOGIN_EXAMPLES: &str = "\
@@ -280,6 +413,58 @@ mod tests {
             } => {
                 assert_eq!(args.names, vec!["reg1"]);
                 assert!(args.expose_token);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn aks_update_needs_exactly_one_of_attach_and_detach() {
+        let base = ["acrctl", "aks", "update", "-n", "c", "-g", "rg"];
+        let parse = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra.iter()));
+        assert_eq!(
+            parse(&[]).unwrap_err().kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(
+            parse(&["--attach-acr", "a", "--detach-acr", "b"])
+                .unwrap_err()
+                .kind(),
+            clap::error::ErrorKind::ArgumentConflict
+        );
+        match parse(&["--attach-acr", "a"]).unwrap().command {
+            Command::Aks {
+                command: AksCommand::Update(a),
+            } => assert_eq!(a.attach_acr.as_deref(), Some("a")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn attach_takes_repeated_clusters() {
+        let cli = Cli::try_parse_from([
+            "acrctl",
+            "attach",
+            "--cluster",
+            "a",
+            "--cluster",
+            "b",
+            "-g",
+            "rg",
+            "--acr",
+            "r",
+            "--assignee-principal-type",
+            "ServicePrincipal",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Attach(a) => {
+                assert_eq!(a.common.clusters, vec!["a", "b"]);
+                assert_eq!(a.common.role, "acrpull");
+                assert_eq!(
+                    a.assignee_principal_type,
+                    Some(PrincipalType::ServicePrincipal)
+                );
             }
             other => panic!("unexpected {other:?}"),
         }

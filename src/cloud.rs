@@ -10,7 +10,7 @@ use url::Url;
 /// (azure-cli 2.91 `acr/_docker_utils.py`, `_resolve_acr_scope`).
 pub const ACR_AUDIENCE: &str = "https://containerregistry.azure.net";
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, Deserialize)]
 pub struct Cloud {
     pub name: String,
     pub arm_endpoint: Url,
@@ -20,6 +20,18 @@ pub struct Cloud {
     pub arm_audience: String,
     /// The registries' DNS suffix without a leading dot, e.g. `azurecr.io`.
     pub acr_suffix: String,
+    /// Microsoft Graph (endpoint and Entra resource), e.g. `https://graph.microsoft.com/`;
+    /// `None` for a custom cloud whose metadata has no `microsoftGraphResourceId`.
+    pub graph_endpoint: Option<Url>,
+}
+
+/// Microsoft Graph per built-in cloud (azure-cli-core `cloud.py`, `microsoft_graph_resource_id`).
+fn built_in_graph(name: &str) -> &'static str {
+    match name {
+        "AzureChinaCloud" => "https://microsoftgraph.chinacloudapi.cn/",
+        "AzureUSGovernment" => "https://graph.microsoft.us/",
+        _ => "https://graph.microsoft.com/",
+    }
 }
 
 /// What the user asked for, before any network I/O.
@@ -143,23 +155,11 @@ async fn fetch_metadata(arm: &Url) -> Result<Cloud, AppError> {
 }
 
 fn to_cache(c: &Cloud) -> String {
-    serde_json::json!({
-        "name": c.name, "arm": c.arm_endpoint.as_str(), "authority": c.authority_host.as_str(),
-        "armAudience": c.arm_audience, "acrSuffix": c.acr_suffix,
-    })
-    .to_string()
+    serde_json::to_string(c).expect("a cloud serializes")
 }
 
 fn from_cache(text: &str) -> Option<Cloud> {
-    let v: serde_json::Value = serde_json::from_str(text).ok()?;
-    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    Some(Cloud {
-        name: s("name")?,
-        arm_endpoint: Url::parse(&s("arm")?).ok()?,
-        authority_host: Url::parse(&s("authority")?).ok()?,
-        arm_audience: s("armAudience")?,
-        acr_suffix: s("acrSuffix")?,
-    })
+    serde_json::from_str(text).ok()
 }
 
 fn built_in(name: &str) -> Cloud {
@@ -173,6 +173,7 @@ fn built_in(name: &str) -> Cloud {
         authority_host: Url::parse(c.2).expect("static URL"),
         arm_audience: c.3.to_string(),
         acr_suffix: c.4.to_string(),
+        graph_endpoint: Some(Url::parse(built_in_graph(c.0)).expect("static URL")),
     }
 }
 
@@ -185,6 +186,8 @@ struct MetadataDocument {
     authentication: Option<MetadataAuthentication>,
     #[serde(default)]
     suffixes: Option<MetadataSuffixes>,
+    #[serde(default)]
+    microsoft_graph_resource_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -270,7 +273,17 @@ pub fn parse_metadata(body: &str, arm_endpoint: &Url) -> Result<Cloud, AppError>
         .as_deref()
         .and_then(|s| Url::parse(s).ok())
         .unwrap_or_else(|| arm_endpoint.clone());
+    // Graph is optional (Azure Stack Hub has none); an unusable value is treated as absent
+    // and reported when a command needs Graph.
+    let graph_endpoint = doc
+        .microsoft_graph_resource_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| Url::parse(s).ok())
+        .filter(|u| u.scheme() == "https");
     Ok(Cloud {
+        graph_endpoint,
         name: doc.name.clone().unwrap_or_else(|| "Custom".into()),
         arm_endpoint: arm,
         authority_host,
@@ -324,6 +337,31 @@ mod tests {
         let body = format!("[{DOC},{DOC}]");
         let other_arm = Url::parse("https://elsewhere/").unwrap();
         assert!(parse_metadata(&body, &other_arm).is_err());
+    }
+
+    #[test]
+    fn graph_endpoint_for_built_in_and_custom_clouds() {
+        assert_eq!(
+            built_in("AzureChinaCloud").graph_endpoint.unwrap().as_str(),
+            "https://microsoftgraph.chinacloudapi.cn/"
+        );
+        assert_eq!(
+            built_in("AzureCloud").graph_endpoint.unwrap().as_str(),
+            "https://graph.microsoft.com/"
+        );
+        assert_eq!(parse_metadata(DOC, &arm()).unwrap().graph_endpoint, None);
+        let with_graph = DOC.replace(
+            "\"suffixes\"",
+            "\"microsoftGraphResourceId\":\"https://127.0.0.1:8443/\",\"suffixes\"",
+        );
+        assert_eq!(
+            parse_metadata(&with_graph, &arm())
+                .unwrap()
+                .graph_endpoint
+                .unwrap()
+                .as_str(),
+            "https://127.0.0.1:8443/"
+        );
     }
 
     #[test]

@@ -19,6 +19,11 @@ pub struct Context {
     pub credentials: CredentialChain,
     pub locations: Locations,
     pub cache: Arc<Cache>,
+    /// `--subscription`, else `AZURE_SUBSCRIPTION_ID` (the ARM commands fall back to the
+    /// Azure CLI's default and then to the only subscription the identity sees).
+    pub subscription: Option<String>,
+    /// The Azure CLI's configuration directory: `AZURE_CONFIG_DIR`, else `~/.azure`.
+    pub azure_config_dir: Option<std::path::PathBuf>,
     cloud_spec: CloudSpec,
     authority_override: Option<String>,
     cloud: OnceCell<Cloud>,
@@ -43,14 +48,20 @@ impl Context {
             CredentialEnv::from_process(),
             global.auth.map(Into::into),
             global.identity_id.clone(),
-            subscription,
+            subscription.clone(),
             cache.clone(),
         )?;
+        let azure_config_dir = std::env::var_os("AZURE_CONFIG_DIR")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| dirs::home_dir().map(|h| h.join(".azure")));
         Ok(Context {
             printer,
             credentials,
             locations: Locations::from_process(),
             cache,
+            subscription,
+            azure_config_dir,
             cloud_spec,
             authority_override: std::env::var("AZURE_AUTHORITY_HOST").ok(),
             cloud: OnceCell::new(),

@@ -797,10 +797,15 @@ mod tests {
             imds_host: Some("http://127.0.0.1:9".into()),
             ..Default::default()
         };
-        let chain = CredentialChain::new(env, None, None, None).unwrap();
-        let cloud = crate::cloud::resolve(&crate::cloud::CloudSpec::BuiltIn("AzureCloud"), None)
-            .await
-            .unwrap();
+        let cache = Arc::new(Cache::new(None, false));
+        let chain = CredentialChain::new(env, None, None, None, cache.clone()).unwrap();
+        let cloud = crate::cloud::resolve(
+            &crate::cloud::CloudSpec::BuiltIn("AzureCloud"),
+            None,
+            &cache,
+        )
+        .await
+        .unwrap();
         let err = chain
             .token(&cloud, crate::cloud::ACR_AUDIENCE)
             .await

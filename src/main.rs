@@ -1,6 +1,7 @@
 //! acrctl: Azure Container Registry and AKS authentication in one fast binary.
 
 mod acr;
+mod arm;
 mod cache;
 mod certificate;
 mod cli;
@@ -10,6 +11,7 @@ mod context;
 mod credential;
 mod error;
 mod fsutil;
+mod graph;
 mod http;
 mod jwt;
 mod log;

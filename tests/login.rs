@@ -1144,9 +1144,23 @@ fn authority_host_override_with_a_built_in_cloud() {
         .acrctl()
         .env_remove("ACRCTL_ARM_ENDPOINT")
         .env("AZURE_AUTHORITY_HOST", &env.info().authority_url)
-        .args(["login", "-n", &env.registry(0), "--expose-token", "--cloud", "AzureCloud"])
+        .args([
+            "login",
+            "-n",
+            &env.registry(0),
+            "--expose-token",
+            "--cloud",
+            "AzureCloud",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(!env.emu.requests().iter().any(|r| r.path.starts_with("/metadata")), "{:?}", env.emu.requests());
+    assert!(
+        !env.emu
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/metadata")),
+        "{:?}",
+        env.emu.requests()
+    );
 }

@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 use crate::entra;
 use crate::state::{
     now, Registry, Shared, ACRPULL, ACRPUSH, ACR_AUDIENCE, CONTRIBUTOR, NULL_GUID, OWNER, READER,
+    REPO_READER,
 };
 
 pub const ISSUER: &str = "Azure Container Registry";
@@ -242,6 +243,11 @@ fn allowed(ctx: &Ctx, sub: &Subject) -> (Vec<&'static str>, bool) {
                 .flag_str(&ctx.reg().name, "roleAssignmentMode")
                 .eq_ignore_ascii_case("AbacRepositoryPermissions")
             {
+                // Only the repository roles count there (no ABAC condition: every repository).
+                let roles = ctx.s.roles_at(oid, &ctx.reg().resource_id);
+                if roles.iter().any(|x| x.eq_ignore_ascii_case(REPO_READER)) {
+                    return (vec!["pull", "metadata_read"], false);
+                }
                 return (vec![], false);
             }
             let roles = ctx.s.roles_at(oid, &ctx.reg().resource_id);

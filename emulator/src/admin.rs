@@ -19,6 +19,10 @@ pub fn routes() -> Router<Arc<Shared>> {
         .route("/_emulator/faults", post(add_fault).delete(clear_faults))
         .route("/_emulator/registries/{name}/flags", post(set_flags))
         .route("/_emulator/federated-token", post(federated_token))
+        .route(
+            "/_emulator/principals/{object_id}/replication-delay",
+            post(replication_delay),
+        )
 }
 
 async fn info(State(s): State<Arc<Shared>>) -> Json<Value> {
@@ -79,4 +83,22 @@ async fn federated_token(State(s): State<Arc<Shared>>, body: axum::body::Bytes) 
         r.lifetime_secs.unwrap_or(24 * 3600),
     );
     Json(json!({"token": t}))
+}
+
+#[derive(serde::Deserialize)]
+struct DelayReq {
+    times: u32,
+}
+
+/// Body `{"times": N}`: the next N role-assignment PUTs for this principal answer
+/// PrincipalNotFound (Entra replication delay).
+async fn replication_delay(
+    State(s): State<Arc<Shared>>,
+    Path(object_id): Path<String>,
+    Json(r): Json<DelayReq>,
+) -> StatusCode {
+    s.world()
+        .replication_delay
+        .insert(object_id.to_ascii_lowercase(), r.times);
+    StatusCode::NO_CONTENT
 }

@@ -13,8 +13,8 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::state::{
-    rfc3339_now, role_def, scope_covers, RoleAssignment, Shared, CONTRIBUTOR, OWNER, READER, ROLES,
-    UAA,
+    rfc3339_now, role_def, scope_covers, ClusterKind, PrincipalKind, RoleAssignment, Shared,
+    CONTRIBUTOR, OWNER, RBAC_ADMIN, READER, ROLES, UAA,
 };
 
 fn arm_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -41,7 +41,7 @@ pub async fn metadata(State(s): State<Arc<Shared>>) -> Response {
         "media": "https://media.invalid/",
         "graphAudience": "https://graph.invalid/",
         "graph": "https://graph.invalid/",
-        "microsoftGraphResourceId": "https://graph.invalid/",
+        "microsoftGraphResourceId": i.graph_url,
         "activeDirectoryDataLake": "",
         "batch": "https://batch.invalid/",
         "gallery": "https://gallery.invalid/",
@@ -202,6 +202,30 @@ fn route(
     if segs.len() == 3 && segs[2].eq_ignore_ascii_case("resources") && *method == Method::GET {
         return list_resources(s, c, q);
     }
+    // /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}
+    if segs.len() == 8
+        && segs[2].eq_ignore_ascii_case("resourceGroups")
+        && segs[4].eq_ignore_ascii_case("providers")
+        && segs[5].eq_ignore_ascii_case("Microsoft.ContainerService")
+        && segs[6].eq_ignore_ascii_case("managedClusters")
+        && *method == Method::GET
+    {
+        if !segs[3].eq_ignore_ascii_case(&s.info.resource_group) {
+            return arm_error(
+                StatusCode::NOT_FOUND,
+                "ResourceGroupNotFound",
+                &format!("Resource group '{}' could not be found.", segs[3]),
+            );
+        }
+        let scope = format!("/{}", segs.join("/"));
+        let Some(cl) = s.cluster(segs[7]) else {
+            return arm_error(StatusCode::NOT_FOUND, "ResourceNotFound", &format!("The Resource 'Microsoft.ContainerService/managedClusters/{}' under resource group '{}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix", segs[7], segs[3]));
+        };
+        if !can_read(s, c, &scope) {
+            return forbidden(c, "Microsoft.ContainerService/managedClusters/read", &scope);
+        }
+        return Json(cluster_json(s, cl)).into_response();
+    }
     // /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerRegistry/registries/{name}[/listCredentials]
     if segs.len() >= 8
         && segs[2].eq_ignore_ascii_case("resourceGroups")
@@ -257,6 +281,52 @@ fn route(
         "NotFound",
         &format!("No route for '{method} {path}' in this emulator."),
     )
+}
+
+/// The fields of a managedCluster that role assignments care about, shaped as ARM returns them.
+fn cluster_json(s: &Shared, cl: &crate::state::Cluster) -> Value {
+    let i = &cl.info;
+    let mut props = json!({
+        "provisioningState": "Succeeded",
+        "powerState": {"code": "Running"},
+        "kubernetesVersion": "1.31.2",
+        "dnsPrefix": i.name,
+        "fqdn": format!("{}-dns-00000000.hcp.westeurope.azmk8s.io", i.name),
+        "nodeResourceGroup": format!("MC_{}_{}_westeurope", i.resource_group, i.name),
+        "agentPoolProfiles": [{"name": "nodepool1", "count": 1, "vmSize": "Standard_D2s_v3", "mode": "System", "osType": "Linux"}],
+    });
+    let identity = match cl.kind {
+        ClusterKind::ManagedIdentity => {
+            props["servicePrincipalProfile"] = json!({"clientId": "msi"});
+            props["identityProfile"] = json!({"kubeletidentity": {
+                "resourceId": i.kubelet_resource_id,
+                "clientId": i.kubelet_client_id,
+                "objectId": i.kubelet_object_id,
+            }});
+            json!({"type": "SystemAssigned", "principalId": uuid::Uuid::new_v4().to_string(), "tenantId": s.info.tenant_id})
+        }
+        ClusterKind::ManagedIdentityWithoutKubelet => {
+            props["servicePrincipalProfile"] = json!({"clientId": "msi"});
+            json!({"type": "SystemAssigned", "principalId": uuid::Uuid::new_v4().to_string(), "tenantId": s.info.tenant_id})
+        }
+        ClusterKind::ServicePrincipal => {
+            props["servicePrincipalProfile"] = json!({"clientId": i.sp_client_id});
+            Value::Null
+        }
+        ClusterKind::Neither => Value::Null,
+    };
+    let mut out = json!({
+        "id": i.resource_id,
+        "name": i.name,
+        "type": "Microsoft.ContainerService/ManagedClusters",
+        "location": "westeurope",
+        "sku": {"name": "Base", "tier": "Free"},
+        "properties": props,
+    });
+    if !identity.is_null() {
+        out["identity"] = identity;
+    }
+    out
 }
 
 fn subscription_json(s: &Shared) -> Value {
@@ -482,9 +552,16 @@ fn authorization(
             let can_write = s
                 .roles_at(&c.oid, scope)
                 .iter()
-                .any(|r| r == OWNER || r == UAA);
+                .any(|r| r == OWNER || r == UAA || r == RBAC_ADMIN);
             if !can_write {
                 return forbidden(c, "Microsoft.Authorization/roleAssignments/write", scope);
+            }
+            if uuid::Uuid::parse_str(name).is_err() {
+                return arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRoleAssignmentId",
+                    &format!("The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID."),
+                );
             }
             let Ok(b) = serde_json::from_slice::<Value>(body) else {
                 return arm_error(
@@ -503,9 +580,48 @@ fn authorization(
                     &format!("The specified role definition with ID '{role}' does not exist."),
                 );
             }
-            let Some(pr) = s.principal_by_object_id(&principal) else {
+            let delayed = {
+                let mut w = s.world();
+                match w.replication_delay.get_mut(&principal.to_ascii_lowercase()) {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            let found = s.principal_by_object_id(&principal).filter(|_| !delayed);
+            let Some(pr) = found else {
                 return arm_error(StatusCode::BAD_REQUEST, "PrincipalNotFound", &format!("Principal {} does not exist in the directory {}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype", principal.replace('-', ""), s.info.tenant_id));
             };
+            let actual_type = match pr.kind {
+                PrincipalKind::ServicePrincipal | PrincipalKind::ManagedIdentity => {
+                    "ServicePrincipal"
+                }
+            };
+            let given_type = p["principalType"].as_str().unwrap_or(actual_type);
+            if ![
+                "User",
+                "Group",
+                "ServicePrincipal",
+                "ForeignGroup",
+                "Device",
+            ]
+            .contains(&given_type)
+            {
+                return arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidPrincipalType",
+                    &format!("The principal type '{given_type}' is not valid."),
+                );
+            }
+            if given_type != actual_type {
+                return arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "UnmatchedPrincipalType",
+                    &format!("The PrincipalId '{}' has type '{actual_type}' , which is different from specified PrincipalType '{given_type}'.", principal.replace('-', "")),
+                );
+            }
             let mut w = s.world();
             if w.assignments.iter().any(|a| {
                 a.principal_id.eq_ignore_ascii_case(&principal)
@@ -526,10 +642,7 @@ fn authorization(
                 scope: scope.to_string(),
                 role,
                 principal_id: pr.object_id.clone(),
-                principal_type: p["principalType"]
-                    .as_str()
-                    .unwrap_or("ServicePrincipal")
-                    .to_string(),
+                principal_type: given_type.to_string(),
                 created_on: rfc3339_now(),
             };
             let out = assignment_json(s, &a);
@@ -540,7 +653,7 @@ fn authorization(
             let can_write = s
                 .roles_at(&c.oid, scope)
                 .iter()
-                .any(|r| r == OWNER || r == UAA);
+                .any(|r| r == OWNER || r == UAA || r == RBAC_ADMIN);
             if !can_write {
                 return forbidden(c, "Microsoft.Authorization/roleAssignments/delete", scope);
             }

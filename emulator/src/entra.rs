@@ -84,6 +84,10 @@ pub fn audience_for(s: &Shared, resource: &str) -> Option<String> {
         Some(s.info.arm_audience.clone())
     } else if r.eq_ignore_ascii_case(ACR_AUDIENCE) && !s.acr_audience_refused() {
         Some(ACR_AUDIENCE.to_string())
+    } else if !s.info.graph_url.is_empty()
+        && r.eq_ignore_ascii_case(s.info.graph_url.trim_end_matches('/'))
+    {
+        Some(s.info.graph_url.clone())
     } else {
         None
     }

@@ -9,6 +9,7 @@ mod arm;
 mod backend;
 mod entra;
 mod faults;
+mod graph;
 mod managed_identity;
 mod seed;
 mod server;
@@ -24,7 +25,10 @@ use axum::routing::get;
 use axum::Router;
 
 pub use faults::Fault;
-pub use state::{Info, LoggedRequest, ManagedIdentity, RegistryInfo, ServicePrincipal};
+pub use state::RoleAssignment;
+pub use state::{
+    ClusterInfo, Info, LoggedRequest, ManagedIdentity, RegistryInfo, ServicePrincipal,
+};
 
 use state::Shared;
 
@@ -141,6 +145,35 @@ impl Emulator {
             .entry(name)
             .or_default()
             .insert(flag.to_string(), value);
+    }
+
+    /// The next `times` role-assignment PUTs for this principal (object id) answer 400
+    /// PrincipalNotFound, as ARM does while Entra has not replicated a new identity.
+    pub fn delay_principal_replication(&self, object_id: &str, times: u32) {
+        self.shared
+            .world()
+            .replication_delay
+            .insert(object_id.to_ascii_lowercase(), times);
+    }
+
+    /// Adds a role assignment directly (test setup), e.g. Reader on the subscription for
+    /// `sp_noaccess`, so that it can read but not write role assignments.
+    pub fn assign_role(&self, scope: &str, role_guid: &str, principal_object_id: &str) {
+        let name = uuid::Uuid::new_v4().to_string();
+        self.shared.world().assignments.push(state::RoleAssignment {
+            id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+            name,
+            scope: scope.to_string(),
+            role: role_guid.to_string(),
+            principal_id: principal_object_id.to_string(),
+            principal_type: "ServicePrincipal".into(),
+            created_on: state::rfc3339_now(),
+        });
+    }
+
+    /// Role assignments currently in the world (id, scope, role GUID, principal).
+    pub fn role_assignments(&self) -> Vec<state::RoleAssignment> {
+        self.shared.world().assignments.clone()
     }
 
     /// Mints a fresh federated token (also rewrites the federated token file).
@@ -260,6 +293,7 @@ async fn setup(opts: Options) -> Result<Started> {
         .merge(entra::routes())
         .merge(admin::routes())
         .route("/metadata/endpoints", get(arm::metadata))
+        .route("/v1.0/servicePrincipals", get(graph::service_principals))
         .fallback(arm::dispatch)
         .with_state(shared.clone());
     let mi_router = managed_identity::routes().with_state(shared.clone());

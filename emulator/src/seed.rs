@@ -100,6 +100,49 @@ pub fn build(
         format!("{rg_scope}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"),
     );
 
+    // AKS clusters: three with a kubelet identity (a user-assigned identity in the node
+    // resource group, as AKS creates it), one with a service principal, and two broken ones.
+    let mut cluster_principals: Vec<Principal> = vec![];
+    let mut clusters: Vec<Cluster> = vec![];
+    for (name, kind) in [
+        ("aks-mi", ClusterKind::ManagedIdentity),
+        ("aks-mi2", ClusterKind::ManagedIdentity),
+        ("aks-mi3", ClusterKind::ManagedIdentity),
+        ("aks-sp", ClusterKind::ServicePrincipal),
+        ("aks-nokubelet", ClusterKind::ManagedIdentityWithoutKubelet),
+        ("aks-none", ClusterKind::Neither),
+    ] {
+        let mut ci = ClusterInfo {
+            name: name.into(),
+            resource_group: rg.clone(),
+            resource_id: format!(
+                "{rg_scope}/providers/Microsoft.ContainerService/managedClusters/{name}"
+            ),
+            ..ClusterInfo::default()
+        };
+        match kind {
+            ClusterKind::ManagedIdentity => {
+                let p = mi(
+                    &format!("{name}-agentpool"),
+                    format!("/subscriptions/{subscription_id}/resourceGroups/MC_{rg}_{name}_westeurope/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}-agentpool"),
+                );
+                ci.kubelet_client_id = p.client_id.clone();
+                ci.kubelet_object_id = p.object_id.clone();
+                ci.kubelet_resource_id = p.mi_resource_id.clone().unwrap_or_default();
+                cluster_principals.push(p);
+            }
+            ClusterKind::ServicePrincipal => {
+                let p = sp(&format!("{name}-sp"), Some(secret()));
+                ci.sp_client_id = p.client_id.clone();
+                ci.sp_object_id = p.object_id.clone();
+                ci.sp_secret = p.secret.clone();
+                cluster_principals.push(p);
+            }
+            _ => {}
+        }
+        clusters.push(Cluster { info: ci, kind });
+    }
+
     let cert_path = state_dir.join("sp-cert.pem");
     if let Some(c) = &sp_cert.cert {
         std::fs::write(&cert_path, format!("{}{}", c.cert_pem, c.key_pem))?;
@@ -150,6 +193,8 @@ pub fn build(
         user_mi: to_mi(&user_mi),
         identity_header: uuid::Uuid::new_v4().simple().to_string(),
         oidc_issuer,
+        clusters: clusters.iter().map(|c| c.info.clone()).collect(),
+        graph_url: format!("{origin}/"),
     };
 
     let mut world = World::default();
@@ -183,8 +228,12 @@ pub fn build(
         entra_key,
         oidc_key,
         acr_key,
-        principals: vec![sp_secret, sp_cert, sp_noaccess, wi, system_mi, user_mi],
+        principals: vec![sp_secret, sp_cert, sp_noaccess, wi, system_mi, user_mi]
+            .into_iter()
+            .chain(cluster_principals)
+            .collect(),
         registries,
+        clusters,
         entra_lifetime,
         world: std::sync::Mutex::new(world),
         http: reqwest::Client::builder().no_proxy().build()?,

@@ -32,6 +32,48 @@ pub struct Info {
     pub identity_header: String,
     /// Issuer of the federated (Kubernetes service account) tokens.
     pub oidc_issuer: String,
+    /// AKS clusters in the resource group (managed-identity and service-principal kinds).
+    #[serde(default)]
+    pub clusters: Vec<ClusterInfo>,
+    /// Microsoft Graph on the main port (`microsoftGraphResourceId` in the metadata); also
+    /// the audience of Graph tokens.
+    #[serde(default)]
+    pub graph_url: String,
+}
+
+/// A seeded AKS cluster: the kubelet identity of a managed-identity cluster (a
+/// user-assigned identity the MI endpoint issues tokens for), or the service principal of
+/// an SP cluster (with a secret). Empty strings where the kind has none.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClusterInfo {
+    pub name: String,
+    pub resource_group: String,
+    pub resource_id: String,
+    pub kubelet_client_id: String,
+    pub kubelet_object_id: String,
+    pub kubelet_resource_id: String,
+    pub sp_client_id: String,
+    pub sp_object_id: String,
+    pub sp_secret: Option<String>,
+}
+
+/// How a cluster's nodes authenticate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterKind {
+    /// `identity.type` SystemAssigned with a kubelet identity in `identityProfile`.
+    ManagedIdentity,
+    /// `servicePrincipalProfile.clientId` is an app id.
+    ServicePrincipal,
+    /// `identity.type` SystemAssigned but no `identityProfile` (az's "unexpected error").
+    ManagedIdentityWithoutKubelet,
+    /// No identity and no service principal.
+    Neither,
+}
+
+pub struct Cluster {
+    pub info: ClusterInfo,
+    pub kind: ClusterKind,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -126,6 +168,9 @@ pub struct World {
     pub assignments: Vec<RoleAssignment>,
     pub log: Vec<LoggedRequest>,
     pub faults: Vec<Fault>,
+    /// Principal object id (lowercase) -> how many more role-assignment PUTs for it answer
+    /// PrincipalNotFound (Entra replication delay).
+    pub replication_delay: HashMap<String, u32>,
 }
 
 pub struct Shared {
@@ -135,6 +180,7 @@ pub struct Shared {
     pub acr_key: RsaKey,
     pub principals: Vec<Principal>,
     pub registries: Vec<Registry>,
+    pub clusters: Vec<Cluster>,
     pub entra_lifetime: u64,
     pub world: Mutex<World>,
     pub http: reqwest::Client,
@@ -206,6 +252,12 @@ impl Shared {
             .collect()
     }
 
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters
+            .iter()
+            .find(|c| c.info.name.eq_ignore_ascii_case(name))
+    }
+
     pub fn has_role_under(&self, principal_oid: &str, scope: &str) -> bool {
         self.world().assignments.iter().any(|a| {
             a.principal_id.eq_ignore_ascii_case(principal_oid)
@@ -249,6 +301,9 @@ pub const READER: &str = "acdd72a7-3c48-4a49-a4f2-a1c48b7a2d2b";
 pub const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab8b-20f7382dd24c";
 pub const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 pub const UAA: &str = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";
+pub const RBAC_ADMIN: &str = "f58310d9-a9f6-439a-9e8d-f62e7b41a168";
+/// "Container Registry Repository Reader", the pull role of ABAC registries.
+pub const REPO_READER: &str = "b93aa761-3e63-49ed-ac28-beffa264f7ac";
 
 pub const ROLES: &[RoleDef] = &[
     RoleDef {
@@ -289,6 +344,22 @@ pub const ROLES: &[RoleDef] = &[
         name: "User Access Administrator",
         description: "Lets you manage user access to Azure resources.",
         actions: &["*/read", "Microsoft.Authorization/*"],
+    },
+    RoleDef {
+        id: RBAC_ADMIN,
+        name: "Role Based Access Control Administrator",
+        description: "Manage access to Azure resources by assigning roles using Azure RBAC.",
+        actions: &[
+            "Microsoft.Authorization/roleAssignments/write",
+            "Microsoft.Authorization/roleAssignments/delete",
+            "*/read",
+        ],
+    },
+    RoleDef {
+        id: REPO_READER,
+        name: "Container Registry Repository Reader",
+        description: "Allows read access to Azure Container Registry repositories (ABAC registries).",
+        actions: &[],
     },
 ];
 

@@ -353,3 +353,149 @@ async fn backend_manifest_through_front() {
     let m: Value = r.json().await.unwrap();
     assert_eq!(m["schemaVersion"], 2);
 }
+
+#[tokio::test]
+async fn clusters_graph_and_role_assignment_strictness() {
+    let emu = Emulator::start(Options::default()).unwrap();
+    let c = client(&emu);
+    let i = emu.info().clone();
+    let s = i.sp_secret.clone();
+    let (_, t) = entra_token(
+        &emu,
+        &c,
+        &s.client_id,
+        s.secret.as_deref().unwrap(),
+        &i.arm_audience,
+    )
+    .await;
+    let arm = t["access_token"].as_str().unwrap().to_string();
+    let base = i.arm_url.trim_end_matches('/').to_string();
+    let cluster = |name: &str| {
+        format!("{base}/subscriptions/{}/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/{name}?api-version=2024-09-01", i.subscription_id)
+    };
+
+    // A managed-identity cluster carries its kubelet identity; an SP cluster its appId.
+    let mi = i.clusters.iter().find(|c| c.name == "aks-mi").unwrap();
+    let v: Value = c
+        .get(cluster("aks-mi"))
+        .bearer_auth(&arm)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["identity"]["type"], "SystemAssigned");
+    assert_eq!(
+        v["properties"]["identityProfile"]["kubeletidentity"]["objectId"],
+        mi.kubelet_object_id.as_str()
+    );
+    let sp = i.clusters.iter().find(|c| c.name == "aks-sp").unwrap();
+    let v: Value = c
+        .get(cluster("aks-sp"))
+        .bearer_auth(&arm)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v["properties"]["servicePrincipalProfile"]["clientId"],
+        sp.sp_client_id.as_str()
+    );
+    assert!(v.get("identity").is_none());
+    let r = c
+        .get(cluster("nope"))
+        .bearer_auth(&arm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+
+    // The kubelet identity gets tokens from the VM endpoint.
+    let r = c
+        .get(format!(
+            "{}/metadata/identity/oauth2/token?api-version=2018-02-01&resource={}&client_id={}",
+            i.mi_url, i.arm_audience, mi.kubelet_client_id
+        ))
+        .header("Metadata", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    // Graph resolves the appId with a token for the Graph resource named in the metadata.
+    let meta: Value = c
+        .get(format!("{base}/metadata/endpoints?api-version=2022-09-01"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let graph = meta["microsoftGraphResourceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(graph, i.graph_url);
+    let (_, gt) = entra_token(
+        &emu,
+        &c,
+        &s.client_id,
+        s.secret.as_deref().unwrap(),
+        graph.trim_end_matches('/'),
+    )
+    .await;
+    let gt = gt["access_token"].as_str().unwrap().to_string();
+    let url = format!(
+        "{graph}v1.0/servicePrincipals?$filter=appId eq '{}'",
+        sp.sp_client_id
+    );
+    let v: Value = c
+        .get(&url)
+        .bearer_auth(&gt)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["value"][0]["id"], sp.sp_object_id.as_str());
+    let r = c.get(&url).bearer_auth(&arm).send().await.unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        401,
+        "an ARM token is not a Graph token"
+    );
+
+    // Role assignment PUT: GUID names, replication delay, principal type must match.
+    let reg = &i.registries[0].resource_id;
+    let put = |name: &str, ptype: &str| {
+        c.put(format!("{base}{reg}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01"))
+            .bearer_auth(&arm)
+            .json(&serde_json::json!({"properties": {"roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d", i.subscription_id), "principalId": mi.kubelet_object_id, "principalType": ptype}}))
+            .send()
+    };
+    let r = put("not-a-guid", "ServicePrincipal").await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    emu.delay_principal_replication(&mi.kubelet_object_id, 1);
+    let r: Value = put("33333333-3333-3333-3333-333333333333", "ServicePrincipal")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["error"]["code"], "PrincipalNotFound");
+    let r: Value = put("33333333-3333-3333-3333-333333333333", "User")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["error"]["code"], "UnmatchedPrincipalType");
+    let r = put("33333333-3333-3333-3333-333333333333", "ServicePrincipal")
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+}

@@ -1,5 +1,6 @@
 //! One module per command; each is a recipe over the protocol modules.
 
+pub mod attach;
 pub mod cache_cmd;
 pub mod completion;
 pub mod configure_docker;
@@ -8,7 +9,7 @@ pub mod kubelet_provider;
 pub mod login;
 pub mod logout;
 
-use crate::cli::{AcrCommand, CacheCommand, Cli, Command, OutputFormat};
+use crate::cli::{AcrCommand, AksCommand, CacheCommand, Cli, Command, OutputFormat};
 use crate::context::Context;
 use crate::error::AppError;
 use std::sync::Arc;
@@ -45,6 +46,20 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
         } => {
             let ctx = Arc::new(Context::new(cli.global, OutputFormat::Json)?);
             login::run(ctx, args).await
+        }
+        Command::Attach(args) => {
+            let ctx = Arc::new(Context::new(cli.global, OutputFormat::Json)?);
+            attach::run(ctx, attach::Request::attach(args)).await
+        }
+        Command::Detach(args) => {
+            let ctx = Arc::new(Context::new(cli.global, OutputFormat::Json)?);
+            attach::run(ctx, attach::Request::detach(args)).await
+        }
+        Command::Aks {
+            command: AksCommand::Update(args),
+        } => {
+            let ctx = Arc::new(Context::new(cli.global, OutputFormat::Json)?);
+            attach::run(ctx, attach::Request::aks_update(args)?).await
         }
         Command::Logout(args)
         | Command::Acr {

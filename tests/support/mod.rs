@@ -109,10 +109,24 @@ impl TestEnv {
             .filter_map(|p| p.secret.clone())
             .collect();
         s.push(i.identity_header.clone());
+        for c in &i.clusters {
+            s.extend(c.sp_secret.clone());
+        }
         for r in &i.registries {
             s.push(r.admin_password.clone());
         }
         s
+    }
+
+    /// A seeded AKS cluster by name (`aks-mi`, `aks-mi2`, `aks-mi3`, `aks-sp`,
+    /// `aks-nokubelet`, `aks-none`).
+    pub fn cluster(&self, name: &str) -> acrctl_emulator::ClusterInfo {
+        self.info()
+            .clusters
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no seeded cluster {name}"))
+            .clone()
     }
 
     /// Writes an executable script into the PATH directory every acrctl run sees first.
