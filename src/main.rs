@@ -10,6 +10,7 @@ mod credential;
 mod error;
 mod http;
 mod jwt;
+mod kube;
 mod log;
 mod managed_identity;
 mod output;

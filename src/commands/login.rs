@@ -187,7 +187,7 @@ async fn login_servers(
 }
 
 #[derive(Clone, Debug, PartialEq)]
-enum AudiencePlan {
+pub(crate) enum AudiencePlan {
     /// The ACR audience, then the cloud's ARM audience if Entra or the registry refuses it.
     AcrThenArm,
     Acr,
@@ -196,7 +196,7 @@ enum AudiencePlan {
 }
 
 impl AudiencePlan {
-    fn parse(value: Option<&str>) -> Result<Self, AppError> {
+    pub(crate) fn parse(value: Option<&str>) -> Result<Self, AppError> {
         let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
             return Ok(AudiencePlan::AcrThenArm);
         };
@@ -224,7 +224,9 @@ enum AttemptError {
     Final(AppError),
 }
 
-async fn login_with_entra(
+/// The ACR refresh token of the current Entra identity for `server` (also used by
+/// `create-pull-secret --from-login`).
+pub(crate) async fn login_with_entra(
     ctx: &Context,
     server: &str,
     plan: &AudiencePlan,

@@ -3,6 +3,7 @@
 pub mod completion;
 pub mod login;
 pub mod logout;
+pub mod pull_secret;
 
 use crate::cli::{AcrCommand, Cli, Command, OutputFormat};
 use crate::context::Context;
@@ -23,6 +24,10 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
         } => {
             let ctx = Arc::new(Context::new(cli.global, OutputFormat::Json)?);
             login::run(ctx, args).await
+        }
+        Command::CreatePullSecret(args) => {
+            let ctx = Context::new(cli.global, OutputFormat::Json)?;
+            pull_secret::run(&ctx, args).await
         }
         Command::Logout(args)
         | Command::Acr {
