@@ -150,6 +150,7 @@ pub fn build(
         user_mi: to_mi(&user_mi),
         identity_header: uuid::Uuid::new_v4().simple().to_string(),
         oidc_issuer,
+        kube: None,
     };
 
     let mut world = World::default();

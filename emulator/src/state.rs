@@ -32,6 +32,9 @@ pub struct Info {
     pub identity_header: String,
     /// Issuer of the federated (Kubernetes service account) tokens.
     pub oidc_issuer: String,
+    /// The Kubernetes API subset (its own listener).
+    #[serde(default)]
+    pub kube: Option<crate::kube::KubeInfo>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -126,6 +129,7 @@ pub struct World {
     pub assignments: Vec<RoleAssignment>,
     pub log: Vec<LoggedRequest>,
     pub faults: Vec<Fault>,
+    pub kube: crate::kube::Store,
 }
 
 pub struct Shared {
