@@ -225,6 +225,12 @@ impl Cluster {
                                 format!("Namespace '{namespace}' not found on {}.", self.server),
                             )
                             .hint(format!("Create it first (kubectl create namespace {namespace}) or pick another with --namespace."))
+                        } else if resource == "serviceaccounts" {
+                            AppError::new(
+                                Kind::NotFound,
+                                format!("Service account '{name}' not found in namespace {namespace}."),
+                            )
+                            .hint(format!("Create it (kubectl create serviceaccount {name} -n {namespace}) or leave out --service-account; the Secret itself was applied."))
                         } else {
                             AppError::new(
                                 Kind::NotFound,

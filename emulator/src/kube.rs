@@ -694,6 +694,7 @@ fn immutable_type(old: &Value, new: &Value, def: &Resource, name: &str) -> Optio
 
 /// Defaults and checks as the API server applies them (kind, apiVersion, Secret type,
 /// base64 data, stringData folded into data).
+#[allow(clippy::result_large_err)] // the error is the HTTP answer itself
 fn normalize(def: &Resource, obj: &mut Value, name: &str) -> Result<(), Response> {
     obj["kind"] = json!(def.kind);
     obj["apiVersion"] = json!("v1");
