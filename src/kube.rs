@@ -4,6 +4,12 @@
 //! cluster's CA), and the few calls acrctl makes: server-side apply of a Secret and
 //! an `imagePullSecrets` patch of a ServiceAccount. No clap here; errors become
 //! [`AppError`]s that name the RBAC rule a 403 needs.
+//!
+//! Cost (measured 2026-11-23, release, stripped): kube 5 + k8s-openapi 0.29 grow the
+//! binary from 7.9 MB to 13.8 MB; `acrctl --version` goes from 1.2 ms to 1.3 ms (hyperfine,
+//! 500 runs) and its peak RSS from 4.6 to 6.9 MB. Nothing of kube runs at start-up: the
+//! difference is the dynamic loader applying about twice as many relocations (12 k ->
+//! 28 k) in a bigger PIE image.
 
 use crate::error::{AppError, Kind};
 use ::kube::api::{Api, Patch, PatchParams};
