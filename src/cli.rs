@@ -12,6 +12,8 @@ Examples:
   acrctl acr login -n myregistry                  # the az spelling works too
   acrctl attach --cluster myAKSCluster -g myResourceGroup --acr myregistry
   acrctl aks update -n myAKSCluster -g myResourceGroup --attach-acr myregistry
+  echo \"$SP_SECRET\" | acrctl create-pull-secret --acr myregistry --name acr-secret \\
+      --namespace awesomeapps --username \"$SP_APP_ID\" --password-stdin
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 auth refused, 5 network/TLS.";
 
@@ -100,6 +102,9 @@ pub enum Command {
     Login(LoginArgs),
     /// Remove what `login` stored for a registry (docker logout).
     Logout(LogoutArgs),
+    /// Create or update an image pull secret for a registry in any Kubernetes cluster
+    /// (kubectl create secret docker-registry).
+    CreatePullSecret(CreatePullSecretArgs),
     /// az-style spellings: `acrctl acr login …`.
     Acr {
         #[command(subcommand)]
@@ -393,6 +398,108 @@ pub struct LogoutArgs {
     pub targets: Vec<Target>,
 }
 
+const CREATE_PULL_SECRET_EXAMPLES: &str = "\
+Examples:
+  # A service principal (app id + client secret) or ACR token credentials:
+  echo \"$SP_SECRET\" | acrctl create-pull-secret --acr myregistry --name acr-secret \\
+      --namespace awesomeapps --username \"$SP_APP_ID\" --password-stdin
+
+  # Also let every pod of the default service account use it, in two namespaces:
+  echo \"$SP_SECRET\" | acrctl create-pull-secret --acr myregistry --name acr-secret \\
+      --namespace dev --namespace prod --service-account default \\
+      --username \"$SP_APP_ID\" --password-stdin
+
+  # The ACR refresh token of your current identity (expires in about 3 hours):
+  acrctl create-pull-secret --acr myregistry --name acr-secret --from-login
+
+  # Print the manifest instead of applying it (the password is redacted unless
+  # --show-secrets is given); no cluster needed:
+  echo \"$PW\" | acrctl create-pull-secret --acr myregistry --name acr-secret \\
+      --username u --password-stdin --dry-run -o yaml
+
+  # kubectl's flags work too:
+  acrctl create-pull-secret --name acr-secret --docker-server myregistry.azurecr.io \\
+      --docker-username \"$SP_APP_ID\" --password-stdin
+
+The Secret is what `kubectl create secret docker-registry` makes, byte for byte; it is
+created or updated with server-side apply (field manager acrctl), so running the
+command again updates it and a new password rotates it.";
+
+#[derive(Args, Debug, Clone)]
+#[command(after_help = CREATE_PULL_SECRET_EXAMPLES)]
+pub struct CreatePullSecretArgs {
+    /// Registry name (`myregistry`) or login server (`myregistry.azurecr.io`, `host:port`).
+    #[arg(long, visible_alias = "docker-server", value_name = "REGISTRY")]
+    pub acr: String,
+
+    /// Domain name label suffix: `--acr myregistry --suffix abc` means `myregistry-abc.azurecr.io`.
+    #[arg(long)]
+    pub suffix: Option<String>,
+
+    /// Name of the Secret.
+    #[arg(long, value_name = "SECRET")]
+    pub name: String,
+
+    /// Namespace; repeatable (default: the kubeconfig context's namespace, else `default`).
+    #[arg(long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
+
+    /// Username: a service principal's app id or an ACR token name (with --password-stdin).
+    #[arg(long, visible_alias = "docker-username", conflicts_with = "from_login")]
+    pub username: Option<String>,
+
+    /// Password on the command line (visible to other processes; prefer --password-stdin).
+    #[arg(
+        long,
+        visible_alias = "docker-password",
+        requires = "username",
+        conflicts_with = "password_stdin"
+    )]
+    pub password: Option<String>,
+
+    /// Read the password (client secret or token password) from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+
+    /// Email in the docker config entry (kubectl's --docker-email); left out unless given.
+    #[arg(long)]
+    pub docker_email: Option<String>,
+
+    /// Use the ACR refresh token of the current Entra identity (expires in about 3 hours).
+    #[arg(long)]
+    pub from_login: bool,
+
+    /// Entra audience for --from-login: `acr` (default), `arm`, or a URI.
+    #[arg(long, env = "ACRCTL_ACR_AUDIENCE", requires = "from_login")]
+    pub audience: Option<String>,
+
+    /// Also add the Secret to this service account's imagePullSecrets in each namespace.
+    #[arg(long, value_name = "SA")]
+    pub service_account: Option<String>,
+
+    /// Print the Secret instead of applying it (`client` is the only mode); no cluster is contacted.
+    #[arg(
+        long,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "client",
+        value_parser = ["client"]
+    )]
+    pub dry_run: Option<String>,
+
+    /// With --dry-run: show the real .dockerconfigjson instead of a redacted one.
+    #[arg(long, requires = "dry_run")]
+    pub show_secrets: bool,
+
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+
+    /// Kubeconfig context (default: its current context).
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,6 +575,39 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn create_pull_secret_takes_kubectl_aliases_and_has_no_short_n() {
+        let cli = Cli::try_parse_from([
+            "acrctl",
+            "create-pull-secret",
+            "--name",
+            "s",
+            "--docker-server",
+            "r.azurecr.io",
+            "--docker-username",
+            "u",
+            "--docker-password",
+            "p",
+            "--namespace",
+            "a",
+            "--namespace",
+            "b",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::CreatePullSecret(a) => {
+                assert_eq!(a.acr, "r.azurecr.io");
+                assert_eq!(a.username.as_deref(), Some("u"));
+                assert_eq!(a.password.as_deref(), Some("p"));
+                assert_eq!(a.namespaces, vec!["a", "b"]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            Cli::try_parse_from(["acrctl", "create-pull-secret", "--acr", "r", "-n", "s"]).is_err()
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod fsutil;
 mod graph;
 mod http;
 mod jwt;
+mod kube;
 mod log;
 mod managed_identity;
 mod output;

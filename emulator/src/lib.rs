@@ -10,6 +10,7 @@ mod backend;
 mod entra;
 mod faults;
 mod graph;
+mod kube;
 mod managed_identity;
 mod seed;
 mod server;
@@ -25,6 +26,7 @@ use axum::routing::get;
 use axum::Router;
 
 pub use faults::Fault;
+pub use kube::KubeInfo;
 pub use state::RoleAssignment;
 pub use state::{
     ClusterInfo, Info, LoggedRequest, ManagedIdentity, RegistryInfo, ServicePrincipal,
@@ -176,6 +178,17 @@ impl Emulator {
         self.shared.world().assignments.clone()
     }
 
+    /// A Kubernetes object as the API subset stores it (`resource` is the plural, e.g.
+    /// "secrets"; namespaces have `ns` "").
+    pub fn kube_object(&self, resource: &str, ns: &str, name: &str) -> Option<serde_json::Value> {
+        self.shared.world().kube.get(resource, ns, name).cloned()
+    }
+
+    /// Puts a Kubernetes object directly (test setup), as a create or an update would.
+    pub fn kube_put(&self, resource: &str, ns: &str, name: &str, obj: serde_json::Value) {
+        self.shared.world().kube.put(resource, ns, name, obj);
+    }
+
     /// Mints a fresh federated token (also rewrites the federated token file).
     pub fn federated_token(&self) -> String {
         let t =
@@ -257,6 +270,7 @@ async fn setup(opts: Options) -> Result<Started> {
     let bind = |p: u16| tokio::net::TcpListener::bind(("127.0.0.1", p));
     let main_l = bind(main_port).await.context("binding the main port")?;
     let mi_l = bind(0).await?;
+    let kube_l = bind(0).await.context("binding the Kubernetes API port")?;
     let mut reg_ls = vec![];
     for _ in &names {
         reg_ls.push(bind(0).await?);
@@ -278,7 +292,7 @@ async fn setup(opts: Options) -> Result<Started> {
         child = Some(c);
         backends[0] = Some(url);
     }
-    let shared = Arc::new(seed::build(
+    let mut shared = seed::build(
         &dir,
         &names,
         &ports,
@@ -287,7 +301,24 @@ async fn setup(opts: Options) -> Result<Started> {
         oidc_key,
         acr_key,
         opts.entra_token_lifetime_secs,
-    )?);
+    )?;
+    let kube_info = KubeInfo {
+        server: format!("https://127.0.0.1:{}", kube_l.local_addr()?.port()),
+        admin_token: format!("emu-kube-admin~{}", uuid::Uuid::new_v4().simple()),
+        readonly_token: format!("emu-kube-readonly~{}", uuid::Uuid::new_v4().simple()),
+        kubeconfig_path: dir.join("kubeconfig"),
+    };
+    std::fs::write(
+        &kube_info.kubeconfig_path,
+        kube::kubeconfig_yaml(
+            &kube_info.server,
+            tls_m.ca_pem.as_bytes(),
+            &kube_info.admin_token,
+            &kube_info.readonly_token,
+        ),
+    )?;
+    shared.info.kube = Some(kube_info);
+    let shared = Arc::new(shared);
 
     let main_router = Router::new()
         .merge(entra::routes())
@@ -309,6 +340,13 @@ async fn setup(opts: Options) -> Result<Started> {
         None,
         "mi".into(),
         mi_router,
+        shared.clone(),
+    ));
+    tokio::spawn(server::serve(
+        kube_l,
+        Some(acceptor.clone()),
+        "kube".into(),
+        kube::routes(shared.clone()),
         shared.clone(),
     ));
     for (i, l) in reg_ls.into_iter().enumerate() {

@@ -195,6 +195,7 @@ pub fn build(
         oidc_issuer,
         clusters: clusters.iter().map(|c| c.info.clone()).collect(),
         graph_url: format!("{origin}/"),
+        kube: None,
     };
 
     let mut world = World::default();

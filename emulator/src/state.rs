@@ -39,6 +39,9 @@ pub struct Info {
     /// the audience of Graph tokens.
     #[serde(default)]
     pub graph_url: String,
+    /// The Kubernetes API subset (its own listener).
+    #[serde(default)]
+    pub kube: Option<crate::kube::KubeInfo>,
 }
 
 /// A seeded AKS cluster: the kubelet identity of a managed-identity cluster (a
@@ -171,6 +174,7 @@ pub struct World {
     /// Principal object id (lowercase) -> how many more role-assignment PUTs for it answer
     /// PrincipalNotFound (Entra replication delay).
     pub replication_delay: HashMap<String, u32>,
+    pub kube: crate::kube::Store,
 }
 
 pub struct Shared {

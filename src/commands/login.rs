@@ -267,6 +267,7 @@ pub(crate) async fn acr_refresh_token(
     Ok(token)
 }
 
+/// The ACR refresh token of the current Entra identity for `server`, always fresh.
 async fn login_with_entra(
     ctx: &Context,
     server: &str,

@@ -8,6 +8,7 @@ pub mod credential_helper;
 pub mod kubelet_provider;
 pub mod login;
 pub mod logout;
+pub mod pull_secret;
 
 use crate::cli::{AcrCommand, AksCommand, CacheCommand, Cli, Command, OutputFormat};
 use crate::context::Context;
@@ -60,6 +61,10 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
         } => {
             let ctx = Arc::new(Context::new(cli.global, OutputFormat::Json)?);
             attach::run(ctx, attach::Request::aks_update(args)?).await
+        }
+        Command::CreatePullSecret(args) => {
+            let ctx = Context::new(cli.global, OutputFormat::Json)?;
+            pull_secret::run(&ctx, args).await
         }
         Command::Logout(args)
         | Command::Acr {

@@ -2,7 +2,7 @@
 //! instance), a private HOME, and the real acrctl binary with a clean environment.
 #![allow(dead_code)]
 
-use acrctl_emulator::{Emulator, Info, Options};
+use acrctl_emulator::{Emulator, Info, KubeInfo, Options};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -101,6 +101,27 @@ impl TestEnv {
         cmd
     }
 
+    /// The emulator's Kubernetes API subset.
+    pub fn kube(&self) -> &KubeInfo {
+        self.info()
+            .kube
+            .as_ref()
+            .expect("the emulator serves a Kubernetes API")
+    }
+
+    /// The real kubectl with a clean environment, pointed at the emulator's kubeconfig.
+    pub fn kubectl(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new("kubectl");
+        cmd.env_clear();
+        cmd.env(
+            "PATH",
+            format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin.display()),
+        );
+        cmd.env("HOME", self.home.path());
+        cmd.env("KUBECONFIG", &self.kube().kubeconfig_path);
+        cmd
+    }
+
     /// Every secret the emulator handed out, for leak checks.
     pub fn secrets(&self) -> Vec<String> {
         let i = self.info();
@@ -111,6 +132,10 @@ impl TestEnv {
         s.push(i.identity_header.clone());
         for c in &i.clusters {
             s.extend(c.sp_secret.clone());
+        }
+        if let Some(k) = &i.kube {
+            s.push(k.admin_token.clone());
+            s.push(k.readonly_token.clone());
         }
         for r in &i.registries {
             s.push(r.admin_password.clone());
