@@ -339,6 +339,11 @@ pub struct LoginArgs {
     #[arg(long)]
     pub suffix: Option<String>,
 
+    /// Log in to the registry's regional endpoint in this region (`<name>.<region>.geo.azurecr.io`,
+    /// read from ARM), for registries with regional endpoints enabled.
+    #[arg(long, value_name = "REGION")]
+    pub endpoint: Option<String>,
+
     /// Print the ACR refresh token as JSON instead of storing it; needs no Docker.
     #[arg(long, conflicts_with_all = ["username", "password", "password_stdin"])]
     pub expose_token: bool,

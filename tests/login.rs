@@ -1164,3 +1164,58 @@ fn authority_host_override_with_a_built_in_cloud() {
         env.emu.requests()
     );
 }
+
+#[test]
+fn endpoint_picks_the_regional_endpoint_from_arm() {
+    let env = TestEnv::start();
+    let out = env
+        .acrctl()
+        .args([
+            "login",
+            "-n",
+            "registry1",
+            "--endpoint",
+            "eastus",
+            "--expose-token",
+        ])
+        .output()
+        .unwrap();
+    // Without regional endpoints enabled: a clear error, no guess.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no regional endpoints"),
+        "{}",
+        stderr(&out)
+    );
+
+    env.emu
+        .set_registry_flag("registry1", "regionalEndpoints", serde_json::json!(true));
+    let out = env
+        .acrctl()
+        .args([
+            "login",
+            "-n",
+            "registry1",
+            "--endpoint",
+            "EastUS",
+            "--expose-token",
+        ])
+        .output()
+        .unwrap();
+    // The emulator's regional hosts resolve nowhere: the DNS error names the host chosen.
+    let expected = format!("registry1.eastus.geo.{}", env.info().acr_suffix);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
+
+    let out = env
+        .acrctl()
+        .args(["login", "-n", "registry1", "--endpoint", "japaneast"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("westeurope, eastus"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -370,6 +370,14 @@ pub fn registry_json(s: &Shared, reg: &crate::state::Registry) -> Value {
             "anonymousPullEnabled": s.flag_bool(&reg.name, "anonymousPullEnabled"),
             "roleAssignmentMode": f("roleAssignmentMode", "LegacyRegistryPermissions"),
             "privateEndpointConnections": [],
+            // Regional endpoints (`az acr update --regional-endpoints enabled`): one host per
+            // replica region; they resolve nowhere here, which tests use to see the choice.
+            "regionalEndpoints": if s.flag_bool(&reg.name, "regionalEndpoints") { "Enabled" } else { "Disabled" },
+            "regionalEndpointHostNames": if s.flag_bool(&reg.name, "regionalEndpoints") {
+                json!(["westeurope", "eastus"].iter().map(|r| format!("{}.{r}.geo.{}", reg.name, s.info.acr_suffix)).collect::<Vec<_>>())
+            } else {
+                json!([])
+            },
             "zoneRedundancy": "Disabled",
         },
     })

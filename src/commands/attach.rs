@@ -136,11 +136,13 @@ impl Role {
 
 /// The registry as the role assignment needs it.
 #[derive(Debug)]
-struct Registry {
+pub(crate) struct Registry {
     id: String,
     name: String,
     subscription: String,
     abac: bool,
+    /// The registry's ARM `properties`, for callers that need more (login --endpoint).
+    pub(crate) properties: Value,
 }
 
 /// The identity a cluster's nodes pull with.
@@ -335,6 +337,7 @@ fn registry_from_json(v: &Value, fallback: &ResourceId) -> Registry {
         id,
         subscription,
         abac,
+        properties: v["properties"].clone(),
     }
 }
 
@@ -358,7 +361,11 @@ async fn get_registry(arm: &Arm, id: &ResourceId) -> Result<Registry, AppError> 
 
 /// A bare name: list the subscription's registries (as az does) and match the name
 /// case-insensitively; zero or several matches are errors naming what was found.
-async fn find_registry(arm: &Arm, subscription: &str, name: &str) -> Result<Registry, AppError> {
+pub(crate) async fn find_registry(
+    arm: &Arm,
+    subscription: &str,
+    name: &str,
+) -> Result<Registry, AppError> {
     let what = format!("Looking up registry '{name}' in subscription {subscription}");
     let all = arm
         .list(

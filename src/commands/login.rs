@@ -26,7 +26,10 @@ pub async fn run(ctx: Arc<Context>, args: LoginArgs) -> Result<u8, AppError> {
     let clients = clients(&args.targets);
     let basic = read_basic_credentials(&args)?;
     let audience = AudiencePlan::parse(args.audience.as_deref())?;
-    let servers = login_servers(&ctx, &args.names, args.suffix.as_deref()).await?;
+    let mut servers = login_servers(&ctx, &args.names, args.suffix.as_deref()).await?;
+    if let Some(region) = &args.endpoint {
+        servers = regional_endpoints(&ctx, &servers, region).await?;
+    }
 
     let limit = Arc::new(Semaphore::new(PARALLEL_LOGINS));
     let mut tasks = tokio::task::JoinSet::new();
@@ -182,6 +185,52 @@ async fn login_servers(
         let server = acr::login_server(n, suffix, &cloud_suffix)?;
         if !out.contains(&server) {
             out.push(server);
+        }
+    }
+    Ok(out)
+}
+
+/// `--endpoint REGION`: each registry's regional endpoint, from the registry's ARM
+/// `regionalEndpointHostNames` (`<name>.<region>.geo.azurecr.io`), as az 2.91 does.
+async fn regional_endpoints(
+    ctx: &Context,
+    servers: &[String],
+    region: &str,
+) -> Result<Vec<String>, AppError> {
+    let region = region.trim().to_ascii_lowercase().replace(' ', "");
+    if region.is_empty() || !region.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(AppError::usage(format!(
+            "--endpoint '{region}' is not an Azure region name."
+        ))
+        .hint("Use the region's name, e.g. --endpoint eastus."));
+    }
+    let arm = crate::arm::Arm::connect(ctx).await?;
+    let subscription = crate::arm::resolve_subscription(ctx, &arm).await?;
+    let mut out = Vec::new();
+    for server in servers {
+        let name = server.split('.').next().unwrap_or(server);
+        let registry = crate::commands::attach::find_registry(&arm, &subscription, name).await?;
+        let hosts: Vec<String> = registry.properties["regionalEndpointHostNames"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|h| h.as_str().map(str::to_ascii_lowercase))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if hosts.is_empty() {
+            return Err(AppError::new(Kind::Failure, format!("Registry '{name}' has no regional endpoints.")).hint(format!("Enable them (az acr update -n {name} --regional-endpoints enabled), or log in without --endpoint.")));
+        }
+        match hosts
+            .iter()
+            .find(|h| h.split('.').nth(1) == Some(region.as_str()))
+        {
+            Some(h) => out.push(h.clone()),
+            None => {
+                let regions: Vec<&str> = hosts.iter().filter_map(|h| h.split('.').nth(1)).collect();
+                return Err(AppError::new(Kind::NotFound, format!("Registry '{name}' has no regional endpoint in '{region}' (its regions: {}).", regions.join(", ")))
+                    .hint("Pick one of those regions, or add a replica there (az acr replication create)."));
+            }
         }
     }
     Ok(out)
