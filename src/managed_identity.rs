@@ -23,6 +23,9 @@ enum Endpoint {
 /// A user-assigned identity, named the way the user gave it.
 #[derive(Debug, Clone, PartialEq)]
 enum UserAssigned {
+    /// A GUID is tried as a client id first, then as an object id (`--identity-id` takes
+    /// either, as az's does).
+    ObjectId(String),
     ClientId(String),
     ResourceId(String),
 }
@@ -109,21 +112,45 @@ impl ManagedIdentity {
                     );
                     tokio::time::sleep(delay).await;
                 }
-                Err(Retry::After(_, last)) | Err(Retry::Fail(last)) => {
-                    return Err(TokenError::Other(last))
-                }
+                Err(Retry::After(_, last))
+                | Err(Retry::Fail(last))
+                | Err(Retry::NotFound(last)) => return Err(TokenError::Other(last)),
                 Ok(t) => return Ok(t),
             }
         }
     }
 
     async fn request(&self, resource: &str) -> Result<EntraToken, Retry> {
+        match self.request_as(resource, self.user_assigned.as_ref()).await {
+            Err(Retry::NotFound(first)) => match &self.user_assigned {
+                Some(UserAssigned::ClientId(id)) => {
+                    crate::debug!("no identity with client id {id}; trying it as an object id");
+                    match self
+                        .request_as(resource, Some(&UserAssigned::ObjectId(id.clone())))
+                        .await
+                    {
+                        Err(Retry::NotFound(_)) => Err(Retry::Fail(first)),
+                        other => other,
+                    }
+                }
+                _ => Err(Retry::Fail(first)),
+            },
+            other => other,
+        }
+    }
+
+    async fn request_as(
+        &self,
+        resource: &str,
+        who: Option<&UserAssigned>,
+    ) -> Result<EntraToken, Retry> {
         let what = "Getting a managed identity token";
         let (url, request) = match &self.endpoint {
             Endpoint::AppService { url, header } => {
                 let mut query = vec![("api-version", "2019-08-01"), ("resource", resource)];
-                match &self.user_assigned {
+                match who {
                     Some(UserAssigned::ClientId(id)) => query.push(("client_id", id)),
+                    Some(UserAssigned::ObjectId(id)) => query.push(("principal_id", id)),
                     Some(UserAssigned::ResourceId(id)) => query.push(("mi_res_id", id)),
                     None => {}
                 }
@@ -138,8 +165,9 @@ impl ManagedIdentity {
             Endpoint::Imds { base } => {
                 let url = imds_url(base);
                 let mut query = vec![("api-version", "2018-02-01"), ("resource", resource)];
-                match &self.user_assigned {
+                match who {
                     Some(UserAssigned::ClientId(id)) => query.push(("client_id", id)),
+                    Some(UserAssigned::ObjectId(id)) => query.push(("object_id", id)),
                     Some(UserAssigned::ResourceId(id)) => query.push(("msi_res_id", id)),
                     None => {}
                 }
@@ -197,11 +225,16 @@ impl ManagedIdentity {
             .or(detail.error)
             .unwrap_or_else(|| format!("HTTP {status}"));
         let who = match &self.user_assigned {
-            Some(UserAssigned::ClientId(id)) | Some(UserAssigned::ResourceId(id)) => {
+            Some(UserAssigned::ClientId(id))
+            | Some(UserAssigned::ObjectId(id))
+            | Some(UserAssigned::ResourceId(id)) => {
                 format!("user-assigned identity {id}")
             }
             None => "system-assigned identity".into(),
         };
+        let not_found = description
+            .to_ascii_lowercase()
+            .contains("identity not found");
         let err = AppError::new(
             Kind::Auth,
             format!(
@@ -210,21 +243,19 @@ impl ManagedIdentity {
                 crate::credential::first_line(&description)
             ),
         )
-        .hint(
-            if description
-                .to_ascii_lowercase()
-                .contains("identity not found")
-            {
-                "Assign the identity to this VM or app, or pass the right one with --identity-id."
-            } else {
-                "Check the identity assigned to this resource."
-            },
-        );
+        .hint(if not_found {
+            "Assign the identity to this VM or app, or pass the right one with --identity-id."
+        } else {
+            "Check the identity assigned to this resource."
+        });
         // IMDS asks callers to retry 429, 410 (identity not ready yet) and 5xx with backoff.
         let retryable = matches!(status.as_u16(), 410 | 429 | 500..=599);
         if retryable {
             let delay = Duration::from_millis(retry_after.map(|s| s.min(5) * 1000).unwrap_or(500));
             return Err(Retry::After(delay, err));
+        }
+        if not_found {
+            return Err(Retry::NotFound(err));
         }
         Err(Retry::Fail(err))
     }
@@ -232,6 +263,8 @@ impl ManagedIdentity {
 
 enum Retry {
     After(Duration, AppError),
+    /// The endpoint has no such identity (400 "Identity not found").
+    NotFound(AppError),
     Fail(AppError),
 }
 

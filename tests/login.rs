@@ -422,6 +422,27 @@ fn managed_identity_app_service_and_vm_endpoints() {
         info.user_mi.object_id.as_str()
     );
 
+    // The same identity named by its object id (tried after the client id).
+    let out = without_service_principal(&env)
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &info.mi_url)
+        .args([
+            "login",
+            "-n",
+            &env.registry(0),
+            "--expose-token",
+            "--no-cache",
+            "--identity-id",
+            &info.user_mi.object_id,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        claims(v["refreshToken"].as_str().unwrap())["sub"],
+        info.user_mi.object_id.as_str()
+    );
+
     // An identity the VM does not have.
     let out = without_service_principal(&env)
         .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", &info.mi_url)
