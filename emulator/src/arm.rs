@@ -202,6 +202,52 @@ fn route(
     if segs.len() == 3 && segs[2].eq_ignore_ascii_case("resources") && *method == Method::GET {
         return list_resources(s, c, q);
     }
+    // /subscriptions/{sub}/providers/Microsoft.ContainerService/locations/{loc}/operations/{id}:
+    // the status of a managedCluster PUT (the emulator finishes them at once).
+    if segs.len() == 8
+        && segs[2].eq_ignore_ascii_case("providers")
+        && segs[3].eq_ignore_ascii_case("Microsoft.ContainerService")
+        && segs[4].eq_ignore_ascii_case("locations")
+        && segs[6].eq_ignore_ascii_case("operations")
+        && *method == Method::GET
+    {
+        let now = crate::state::rfc3339_now();
+        return Json(
+            json!({"name": segs[7], "status": "Succeeded", "startTime": now, "endTime": now}),
+        )
+        .into_response();
+    }
+    // PUT of a whole managedCluster, as `az aks update` sends after any change (here only
+    // the async-operation protocol matters: Azure-AsyncOperation, then Succeeded).
+    if segs.len() == 8
+        && segs[2].eq_ignore_ascii_case("resourceGroups")
+        && segs[4].eq_ignore_ascii_case("providers")
+        && segs[5].eq_ignore_ascii_case("Microsoft.ContainerService")
+        && segs[6].eq_ignore_ascii_case("managedClusters")
+        && *method == Method::PUT
+    {
+        let scope = format!("/{}", segs.join("/"));
+        let Some(cl) = s.cluster(segs[7]) else {
+            return arm_error(StatusCode::NOT_FOUND, "ResourceNotFound", &format!("The Resource 'Microsoft.ContainerService/managedClusters/{}' under resource group '{}' was not found.", segs[7], segs[3]));
+        };
+        let roles = s.roles_at(&c.oid, &scope);
+        if !roles.iter().any(|r| r == OWNER || r == CONTRIBUTOR) {
+            return forbidden(
+                c,
+                "Microsoft.ContainerService/managedClusters/write",
+                &scope,
+            );
+        }
+        let mut op = url::Url::parse(&s.info.arm_url).expect("arm url");
+        op.set_path(&format!("/subscriptions/{}/providers/Microsoft.ContainerService/locations/westeurope/operations/{}", segs[1], uuid::Uuid::new_v4()));
+        op.set_query(Some("api-version=2024-09-01"));
+        let mut response = Json(cluster_json(s, cl)).into_response();
+        response.headers_mut().insert(
+            "azure-asyncoperation",
+            op.as_str().parse().expect("a URL is a header value"),
+        );
+        return response;
+    }
     // /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}
     if segs.len() == 8
         && segs[2].eq_ignore_ascii_case("resourceGroups")
@@ -294,6 +340,7 @@ fn cluster_json(s: &Shared, cl: &crate::state::Cluster) -> Value {
         "fqdn": format!("{}-dns-00000000.hcp.westeurope.azmk8s.io", i.name),
         "nodeResourceGroup": format!("MC_{}_{}_westeurope", i.resource_group, i.name),
         "agentPoolProfiles": [{"name": "nodepool1", "count": 1, "vmSize": "Standard_D2s_v3", "mode": "System", "osType": "Linux"}],
+        "networkProfile": {"networkPlugin": "azure", "loadBalancerSku": "standard", "outboundType": "loadBalancer", "serviceCidr": "10.0.0.0/16", "dnsServiceIP": "10.0.0.10"},
     });
     let identity = match cl.kind {
         ClusterKind::ManagedIdentity => {

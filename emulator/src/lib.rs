@@ -43,6 +43,8 @@ pub struct Options {
     /// seeded with `samples/hello:v1`.
     pub docker_registry: Option<PathBuf>,
     pub entra_token_lifetime_secs: u64,
+    /// Extra managed-identity clusters `fleet-1`…`fleet-N` (scale benchmarks).
+    pub fleet_clusters: usize,
 }
 
 impl Default for Options {
@@ -53,6 +55,7 @@ impl Default for Options {
             registries: vec![],
             docker_registry: None,
             entra_token_lifetime_secs: 3599,
+            fleet_clusters: 0,
         }
     }
 }
@@ -301,6 +304,7 @@ async fn setup(opts: Options) -> Result<Started> {
         oidc_key,
         acr_key,
         opts.entra_token_lifetime_secs,
+        opts.fleet_clusters,
     )?;
     let kube_info = KubeInfo {
         server: format!("https://127.0.0.1:{}", kube_l.local_addr()?.port()),

@@ -22,6 +22,9 @@ struct Args {
     port: Option<u16>,
     #[arg(long, default_value_t = 3599)]
     entra_token_lifetime_secs: u64,
+    /// Extra managed-identity clusters `fleet-1`…`fleet-N` in rg1.
+    #[arg(long, default_value_t = 0)]
+    fleet_clusters: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,6 +37,7 @@ fn main() -> anyhow::Result<()> {
         registries: a.registries,
         docker_registry: a.docker_registry,
         entra_token_lifetime_secs: a.entra_token_lifetime_secs,
+        fleet_clusters: a.fleet_clusters,
     })?;
     for (k, v) in emu.env() {
         println!("{k}={v}");

@@ -37,6 +37,7 @@ pub fn build(
     oidc_key: RsaKey,
     acr_key: RsaKey,
     entra_lifetime: u64,
+    fleet_clusters: usize,
 ) -> Result<Shared> {
     let origin = format!("https://127.0.0.1:{}", ports.main);
     let tenant_id = id();
@@ -104,14 +105,24 @@ pub fn build(
     // resource group, as AKS creates it), one with a service principal, and two broken ones.
     let mut cluster_principals: Vec<Principal> = vec![];
     let mut clusters: Vec<Cluster> = vec![];
-    for (name, kind) in [
+    // A fleet of further managed-identity clusters for scale benchmarks (`fleet-1`…).
+    let fleet: Vec<(String, ClusterKind)> = (1..=fleet_clusters)
+        .map(|i| (format!("fleet-{i}"), ClusterKind::ManagedIdentity))
+        .collect();
+    let seeded = [
         ("aks-mi", ClusterKind::ManagedIdentity),
         ("aks-mi2", ClusterKind::ManagedIdentity),
         ("aks-mi3", ClusterKind::ManagedIdentity),
         ("aks-sp", ClusterKind::ServicePrincipal),
         ("aks-nokubelet", ClusterKind::ManagedIdentityWithoutKubelet),
         ("aks-none", ClusterKind::Neither),
-    ] {
+    ];
+    for (name, kind) in seeded
+        .iter()
+        .map(|(n, k)| (n.to_string(), k.clone()))
+        .chain(fleet)
+    {
+        let name = name.as_str();
         let mut ci = ClusterInfo {
             name: name.into(),
             resource_group: rg.clone(),
