@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// How many clusters are worked on at once.
-const PARALLEL_CLUSTERS: usize = 8;
+const PARALLEL_CLUSTERS: usize = 16;
 
 pub const ACRPULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 pub const ACRPUSH: &str = "8311e382-0749-4cb8-b61a-304f252e45ec";

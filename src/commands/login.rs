@@ -17,7 +17,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 /// How many registries are worked on at once.
-const PARALLEL_LOGINS: usize = 16;
+const PARALLEL_LOGINS: usize = 32;
 /// A password or token on stdin longer than this is a mistake (a file piped by accident).
 const MAX_STDIN_PASSWORD: usize = 64 * 1024;
 
