@@ -320,11 +320,16 @@ pub async fn challenge(server: &str) -> Result<RegistryChallenge, AppError> {
                         ),
                     )
                 })?;
+                // The registry, not the user, chose this URL: a failure, not a usage error.
                 http::check_scheme(
                     &realm,
                     &format!("Registry '{server}' token realm"),
                     Scheme::HttpsOnly,
-                )?;
+                )
+                .map_err(|mut e| {
+                    e.kind = Kind::Failure;
+                    e
+                })?;
                 return Ok(RegistryChallenge::Bearer {
                     realm,
                     service: service.to_string(),

@@ -110,6 +110,16 @@ pub fn network_error(what: &str, url: &str, err: &(dyn std::error::Error + 'stat
             format!("{what}: the host name in {url} could not be resolved (DNS)."),
             "Check the name for typos; a private registry needs DNS for its private endpoint.",
         )
+    } else if lower.contains("connection reset")
+        || lower.contains("connection closed")
+        || lower.contains("incomplete message")
+        || lower.contains("close_notify")
+        || lower.contains("unexpected eof")
+    {
+        (
+            format!("{what}: {url} closed the connection without an answer."),
+            "Try again; if it persists, check proxies and firewalls on the way.",
+        )
     } else if lower.contains("certificate")
         || lower.contains("invalidcertificate")
         || lower.contains("tls")
@@ -131,14 +141,6 @@ pub fn network_error(what: &str, url: &str, err: &(dyn std::error::Error + 'stat
         (
             format!("{what}: the connection to {url} was refused."),
             "Check the host and port, and that the service is up.",
-        )
-    } else if lower.contains("connection reset")
-        || lower.contains("connection closed")
-        || lower.contains("incomplete message")
-    {
-        (
-            format!("{what}: {url} closed the connection without an answer."),
-            "Try again; if it persists, check proxies and firewalls on the way.",
         )
     } else {
         (

@@ -26,8 +26,9 @@ pub async fn run(ctx: Arc<Context>, args: LoginArgs) -> Result<u8, AppError> {
     let clients = clients(&args.targets);
     let basic = read_basic_credentials(&args)?;
     let audience = AudiencePlan::parse(args.audience.as_deref())?;
+    let region = args.endpoint.as_deref().map(region_name).transpose()?;
     let mut servers = login_servers(&ctx, &args.names, args.suffix.as_deref()).await?;
-    if let Some(region) = &args.endpoint {
+    if let Some(region) = &region {
         servers = regional_endpoints(&ctx, &servers, region).await?;
     }
 
@@ -190,6 +191,18 @@ async fn login_servers(
     Ok(out)
 }
 
+/// An Azure region name as ARM spells it (`East US` → `eastus`).
+fn region_name(raw: &str) -> Result<String, AppError> {
+    let region = raw.trim().to_ascii_lowercase().replace(' ', "");
+    if region.is_empty() || !region.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(
+            AppError::usage(format!("--endpoint '{raw}' is not an Azure region name."))
+                .hint("Use the region's name, e.g. --endpoint eastus."),
+        );
+    }
+    Ok(region)
+}
+
 /// `--endpoint REGION`: each registry's regional endpoint, from the registry's ARM
 /// `regionalEndpointHostNames` (`<name>.<region>.geo.azurecr.io`), as az 2.91 does.
 async fn regional_endpoints(
@@ -197,13 +210,6 @@ async fn regional_endpoints(
     servers: &[String],
     region: &str,
 ) -> Result<Vec<String>, AppError> {
-    let region = region.trim().to_ascii_lowercase().replace(' ', "");
-    if region.is_empty() || !region.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Err(AppError::usage(format!(
-            "--endpoint '{region}' is not an Azure region name."
-        ))
-        .hint("Use the region's name, e.g. --endpoint eastus."));
-    }
     let arm = crate::arm::Arm::connect(ctx).await?;
     let subscription = crate::arm::resolve_subscription(ctx, &arm).await?;
     let mut out = Vec::new();
@@ -221,10 +227,7 @@ async fn regional_endpoints(
         if hosts.is_empty() {
             return Err(AppError::new(Kind::Failure, format!("Registry '{name}' has no regional endpoints.")).hint(format!("Enable them (az acr update -n {name} --regional-endpoints enabled), or log in without --endpoint.")));
         }
-        match hosts
-            .iter()
-            .find(|h| h.split('.').nth(1) == Some(region.as_str()))
-        {
+        match hosts.iter().find(|h| h.split('.').nth(1) == Some(region)) {
             Some(h) => out.push(h.clone()),
             None => {
                 let regions: Vec<&str> = hosts.iter().filter_map(|h| h.split('.').nth(1)).collect();
