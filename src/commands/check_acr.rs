@@ -220,7 +220,7 @@ pub async fn run(ctx: &Context, cluster: String, args: CheckAcrCommon) -> Result
         .to_string();
     let public_enabled = !public.eq_ignore_ascii_case("Disabled");
     if public_enabled {
-        list.pass("Public network access", format!("{public}"));
+        list.pass("Public network access", public.clone());
     } else if approved_pe > 0 {
         list.add(
             "Public network access",
