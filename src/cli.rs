@@ -715,6 +715,68 @@ mod tests {
     }
 
     #[test]
+    fn check_acr_has_both_spellings() {
+        let cli = Cli::try_parse_from([
+            "acrctl",
+            "check-acr",
+            "--cluster",
+            "c",
+            "-g",
+            "rg",
+            "--acr",
+            "r.azurecr.io",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::CheckAcr(a) => {
+                assert_eq!(a.cluster, "c");
+                assert_eq!(a.common.acr, "r.azurecr.io");
+                assert!(!a.common.in_cluster);
+                assert_eq!(a.common.image, CANIPULL_IMAGE);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let cli = Cli::try_parse_from([
+            "acrctl",
+            "aks",
+            "check-acr",
+            "-n",
+            "c",
+            "-g",
+            "rg",
+            "--acr",
+            "r",
+            "--in-cluster",
+            "--node-name",
+            "n1",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Aks {
+                command: AksCommand::CheckAcr(a),
+            } => {
+                assert_eq!(a.name, "c");
+                assert!(a.common.in_cluster);
+                assert_eq!(a.common.node_name.as_deref(), Some("n1"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(Cli::try_parse_from([
+            "acrctl",
+            "check-acr",
+            "--cluster",
+            "c",
+            "-g",
+            "rg",
+            "--acr",
+            "r",
+            "--image",
+            "x",
+        ])
+        .is_err());
+    }
+
+    #[test]
     fn expose_token_conflicts_with_username() {
         let err = Cli::try_parse_from(["acrctl", "login", "-n", "r", "--expose-token", "-u", "x"])
             .unwrap_err();

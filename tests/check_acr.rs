@@ -646,3 +646,32 @@ fn in_cluster_probe_failure_is_a_fail_and_the_pod_is_still_deleted() {
     assert_eq!(row(&v, "In-cluster probe")["status"], "SKIP");
     assert!(stderr(&out).contains("pods"), "{}", stderr(&out));
 }
+
+#[test]
+fn data_endpoints_are_resolved_and_anonymous_pull_softens_a_missing_role() {
+    let env = TestEnv::start();
+    env.emu
+        .set_registry_flag("registry1", "dataEndpointEnabled", json!(true));
+    env.emu.set_registry_flag(
+        "registry1",
+        "dataEndpointHostNames",
+        json!(["registry1.westeurope.data.azurecr.invalid"]),
+    );
+    env.emu
+        .set_registry_flag("registry1", "anonymousPullEnabled", json!(true));
+    let (code, v) = check(&env, "aks-mi2", "registry1", &[]);
+    assert_eq!(code, 1, "{v:#}");
+    let dns = row(&v, "DNS (data endpoint)");
+    assert_eq!(dns["status"], "FAIL");
+    assert!(dns["detail"]
+        .as_str()
+        .unwrap()
+        .contains("registry1.westeurope.data.azurecr.invalid"));
+    assert!(row(&v, "Data endpoints")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("enabled"));
+    let pull = row(&v, "Pull permission");
+    assert_eq!(pull["status"], "WARN", "{pull}");
+    assert!(pull["detail"].as_str().unwrap().contains("anonymous pull"));
+}
