@@ -12,6 +12,7 @@ Examples:
   acrctl acr login -n myregistry                  # the az spelling works too
   acrctl attach --cluster myAKSCluster -g myResourceGroup --acr myregistry
   acrctl aks update -n myAKSCluster -g myResourceGroup --attach-acr myregistry
+  acrctl check-acr --cluster myAKSCluster -g myResourceGroup --acr myregistry
   echo \"$SP_SECRET\" | acrctl create-pull-secret --acr myregistry --name acr-secret \\
       --namespace awesomeapps --username \"$SP_APP_ID\" --password-stdin
 
@@ -129,6 +130,9 @@ pub enum Command {
     Attach(AttachArgs),
     /// Remove that role assignment again (az aks update --detach-acr).
     Detach(DetachArgs),
+    /// Tell whether a cluster can pull from a registry, and why not: a checklist with the
+    /// evidence and the fix for each problem (az aks check-acr).
+    CheckAcr(CheckAcrArgs),
     /// az-style spellings: `acrctl aks update -n C -g RG --attach-acr X`.
     Aks {
         #[command(subcommand)]
@@ -195,6 +199,8 @@ pub enum AksCommand {
     /// `--attach-acr X` or `--detach-acr X`, as in az; acrctl touches only the role
     /// assignment, never the cluster itself.
     Update(AksUpdateArgs),
+    /// Same as `acrctl check-acr` (az aks check-acr -n C -g RG --acr X).
+    CheckAcr(AksCheckAcrArgs),
 }
 
 const ATTACH_EXAMPLES: &str = "\
@@ -309,6 +315,104 @@ pub struct AksUpdateArgs {
     /// Role (acrctl extension): acrpull (default), acrpush, repository-reader, or a GUID.
     #[arg(long, default_value = "acrpull", value_name = "ROLE")]
     pub role: String,
+}
+
+const CHECK_ACR_EXAMPLES: &str = "\
+Examples:
+  # Can the cluster's nodes pull from myregistry? A checklist, each line PASS/WARN/FAIL
+  # with the evidence, and the command that fixes anything not PASS.
+  acrctl check-acr --cluster myAKSCluster -g myResourceGroup --acr myregistry
+
+  # The registry by login server or resource ID; the checks as data for scripts.
+  acrctl check-acr --cluster myAKSCluster -g myResourceGroup --acr myregistry.azurecr.io -o json
+  acrctl check-acr --cluster myAKSCluster -g myResourceGroup -o json --query canPull \\
+      --acr /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.ContainerRegistry/registries/myregistry
+
+  # Also run az's canipull probe as a short-lived pod on a node (needs a kubeconfig);
+  # its output is streamed and the pod deleted afterwards.
+  acrctl check-acr --cluster myAKSCluster -g myResourceGroup --acr myregistry --in-cluster \\
+      --node-name aks-nodepool1-12345678-vmss000000
+
+  # Pasted from Microsoft's docs: the az spelling.
+  acrctl aks check-acr -n myAKSCluster -g myResourceGroup --acr myregistry.azurecr.io
+
+Exit codes: 0 the cluster can pull, 1 it cannot (see the FAIL lines), 3 cluster or
+registry not found, 4 not allowed to read them, 5 network. Without --in-cluster nothing
+is created anywhere; network checks from this shell are hints (the nodes' network may differ).";
+
+/// What both spellings of check-acr share.
+#[derive(Args, Debug, Clone)]
+pub struct CheckAcrCommon {
+    /// The cluster's resource group.
+    #[arg(short = 'g', long = "resource-group", value_name = "GROUP")]
+    pub resource_group: String,
+
+    /// Registry name, login server (myregistry.azurecr.io) or full resource ID.
+    #[arg(long, value_name = "NAME_OR_LOGIN_SERVER")]
+    pub acr: String,
+
+    /// Also run the canipull probe as a short-lived pod in the cluster (needs a kubeconfig).
+    #[arg(long)]
+    pub in_cluster: bool,
+
+    /// Image of the in-cluster probe (az's default).
+    #[arg(long, default_value = CANIPULL_IMAGE, requires = "in_cluster", value_name = "IMAGE")]
+    pub image: String,
+
+    /// Pin the probe pod to this node (kubernetes.io/hostname).
+    #[arg(long, requires = "in_cluster", value_name = "NODE")]
+    pub node_name: Option<String>,
+
+    /// Namespace of the probe pod.
+    #[arg(
+        long,
+        default_value = "default",
+        requires = "in_cluster",
+        value_name = "NS"
+    )]
+    pub namespace: String,
+
+    /// How long to wait for the probe pod to finish, in seconds.
+    #[arg(
+        long,
+        default_value_t = 180,
+        requires = "in_cluster",
+        value_name = "SECONDS"
+    )]
+    pub probe_timeout: u64,
+
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE", requires = "in_cluster")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+
+    /// Kubeconfig context (default: its current context).
+    #[arg(long, requires = "in_cluster")]
+    pub context: Option<String>,
+}
+
+/// The image `az aks check-acr` runs (azure-cli acs `_consts.py`, CONST_CANIPULL_IMAGE).
+pub const CANIPULL_IMAGE: &str = "mcr.microsoft.com/aks/canipull:v0.1.0";
+
+#[derive(Args, Debug, Clone)]
+#[command(after_help = CHECK_ACR_EXAMPLES)]
+pub struct CheckAcrArgs {
+    /// AKS cluster name.
+    #[arg(long = "cluster", short = 'c', value_name = "CLUSTER")]
+    pub cluster: String,
+
+    #[command(flatten)]
+    pub common: CheckAcrCommon,
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(after_help = CHECK_ACR_EXAMPLES)]
+pub struct AksCheckAcrArgs {
+    /// Cluster name (as in az).
+    #[arg(short = 'n', long = "name", value_name = "CLUSTER")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub common: CheckAcrCommon,
 }
 
 const LOGIN_EXAMPLES: &str = "\
@@ -613,6 +717,68 @@ mod tests {
         assert!(
             Cli::try_parse_from(["acrctl", "create-pull-secret", "--acr", "r", "-n", "s"]).is_err()
         );
+    }
+
+    #[test]
+    fn check_acr_has_both_spellings() {
+        let cli = Cli::try_parse_from([
+            "acrctl",
+            "check-acr",
+            "--cluster",
+            "c",
+            "-g",
+            "rg",
+            "--acr",
+            "r.azurecr.io",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::CheckAcr(a) => {
+                assert_eq!(a.cluster, "c");
+                assert_eq!(a.common.acr, "r.azurecr.io");
+                assert!(!a.common.in_cluster);
+                assert_eq!(a.common.image, CANIPULL_IMAGE);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let cli = Cli::try_parse_from([
+            "acrctl",
+            "aks",
+            "check-acr",
+            "-n",
+            "c",
+            "-g",
+            "rg",
+            "--acr",
+            "r",
+            "--in-cluster",
+            "--node-name",
+            "n1",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Aks {
+                command: AksCommand::CheckAcr(a),
+            } => {
+                assert_eq!(a.name, "c");
+                assert!(a.common.in_cluster);
+                assert_eq!(a.common.node_name.as_deref(), Some("n1"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(Cli::try_parse_from([
+            "acrctl",
+            "check-acr",
+            "--cluster",
+            "c",
+            "-g",
+            "rg",
+            "--acr",
+            "r",
+            "--image",
+            "x",
+        ])
+        .is_err());
     }
 
     #[test]

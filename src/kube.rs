@@ -12,9 +12,9 @@
 //! 28 k) in a bigger PIE image.
 
 use crate::error::{AppError, Kind};
-use ::kube::api::{Api, Patch, PatchParams};
+use ::kube::api::{Api, DeleteParams, LogParams, Patch, PatchParams, PostParams};
 use ::kube::config::{KubeConfigOptions, Kubeconfig};
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -395,6 +395,98 @@ impl Cluster {
                     ))
                 }
             }
+        }
+    }
+
+    /// Creates a pod from a JSON manifest (check-acr's probe).
+    pub async fn create_pod(
+        &self,
+        namespace: &str,
+        manifest: &serde_json::Value,
+    ) -> Result<Pod, AppError> {
+        let name = manifest["metadata"]["name"].as_str().unwrap_or("");
+        let pod: Pod = serde_json::from_value(manifest.clone()).map_err(|e| {
+            AppError::new(
+                Kind::Failure,
+                format!("The pod manifest for {name} is invalid: {e}."),
+            )
+        })?;
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        crate::debug!(
+            "POST pods/{name} in namespace {namespace} on {}",
+            self.server
+        );
+        let params = PostParams {
+            field_manager: Some(FIELD_MANAGER.to_string()),
+            ..PostParams::default()
+        };
+        api.create(&params, &pod).await.map_err(|e| {
+            self.error(
+                Action {
+                    verbs: "create/get/delete",
+                    resource: "pods",
+                    name,
+                    namespace,
+                },
+                e,
+            )
+        })
+    }
+
+    pub async fn get_pod(&self, namespace: &str, name: &str) -> Result<Pod, AppError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        api.get(name).await.map_err(|e| {
+            self.error(
+                Action {
+                    verbs: "create/get/delete",
+                    resource: "pods",
+                    name,
+                    namespace,
+                },
+                e,
+            )
+        })
+    }
+
+    /// The pod's log so far (`pods/log`, get).
+    pub async fn pod_log(&self, namespace: &str, name: &str) -> Result<String, AppError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        api.logs(name, &LogParams::default()).await.map_err(|e| {
+            self.error(
+                Action {
+                    verbs: "get",
+                    resource: "pods/log",
+                    name,
+                    namespace,
+                },
+                e,
+            )
+        })
+    }
+
+    /// Deletes the pod right away (grace period 0); a pod already gone is fine.
+    pub async fn delete_pod(&self, namespace: &str, name: &str) -> Result<(), AppError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        crate::debug!(
+            "DELETE pods/{name} in namespace {namespace} on {}",
+            self.server
+        );
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            ..DeleteParams::default()
+        };
+        match api.delete(name, &params).await {
+            Ok(_) => Ok(()),
+            Err(::kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(self.error(
+                Action {
+                    verbs: "create/get/delete",
+                    resource: "pods",
+                    name,
+                    namespace,
+                },
+                e,
+            )),
         }
     }
 }

@@ -397,26 +397,31 @@ pub fn registry_json(s: &Shared, reg: &crate::state::Registry) -> Value {
             v
         }
     };
+    let list = |k: &str| match s.flag(&reg.name, k) {
+        Some(v @ Value::Array(_)) => v,
+        _ => json!([]),
+    };
+    let sku = f("sku", "Premium");
     json!({
         "id": reg.resource_id,
         "name": reg.name,
         "type": "Microsoft.ContainerRegistry/registries",
-        "location": "westeurope",
+        "location": f("location", "westeurope"),
         "tags": {},
-        "sku": {"name": "Premium", "tier": "Premium"},
+        "sku": {"name": sku, "tier": sku},
         "properties": {
-            "loginServer": reg.login_server,
+            "loginServer": f("loginServer", &reg.login_server),
             "creationDate": "2024-01-01T00:00:00Z",
             "provisioningState": "Succeeded",
             "adminUserEnabled": s.flag(&reg.name, "adminUserEnabled") != Some(Value::Bool(false)),
             "publicNetworkAccess": f("publicNetworkAccess", "Enabled"),
-            "networkRuleSet": {"defaultAction": f("networkRuleSetDefaultAction", "Allow"), "ipRules": []},
+            "networkRuleSet": {"defaultAction": f("networkRuleSetDefaultAction", "Allow"), "ipRules": list("ipRules")},
             "networkRuleBypassOptions": "AzureServices",
             "dataEndpointEnabled": s.flag_bool(&reg.name, "dataEndpointEnabled"),
-            "dataEndpointHostNames": [],
+            "dataEndpointHostNames": list("dataEndpointHostNames"),
             "anonymousPullEnabled": s.flag_bool(&reg.name, "anonymousPullEnabled"),
             "roleAssignmentMode": f("roleAssignmentMode", "LegacyRegistryPermissions"),
-            "privateEndpointConnections": [],
+            "privateEndpointConnections": list("privateEndpointConnections"),
             // Regional endpoints (`az acr update --regional-endpoints enabled`): one host per
             // replica region; they resolve nowhere here, which tests use to see the choice.
             "regionalEndpoints": if s.flag_bool(&reg.name, "regionalEndpoints") { "Enabled" } else { "Disabled" },

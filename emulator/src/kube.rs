@@ -7,6 +7,12 @@
 //!   server-side apply, `fieldManager` required), `application/merge-patch+json` and
 //!   `application/strategic-merge-patch+json` (`imagePullSecrets` and `secrets` merge
 //!   by `name`); a `metadata.resourceVersion` in a patch or PUT must match (409).
+//! - pods create/get/list/delete and `pods/{name}/log`: a pod "runs" az's canipull
+//!   probe. It is Pending when created and has finished (Succeeded, or Failed with
+//!   canipull's exit code) when next read; its log is canipull-like lines. The API
+//!   stands for the cluster `aks-mi`: the probe passes when that cluster's kubelet
+//!   identity holds a pull role on the registry (legacy or ABAC mode), fails with 52
+//!   for a login server under `.invalid` and with 60 without a role.
 //! - Bearer tokens: the admin token may do anything, the read-only token only
 //!   get/list/watch (403 Forbidden names the verb and resource), anything else is 401.
 //! - Errors are `Status` objects; protobuf bodies are refused with 415.
@@ -46,6 +52,8 @@ pub struct KubeInfo {
 pub struct Store {
     pub objects: BTreeMap<(String, String, String), Value>,
     pub resource_version: u64,
+    /// (namespace, pod) -> the status the pod reaches and its log.
+    pub pod_runs: BTreeMap<(String, String), (Value, String)>,
 }
 
 impl Default for Store {
@@ -53,6 +61,7 @@ impl Default for Store {
         let mut s = Store {
             objects: BTreeMap::new(),
             resource_version: 1,
+            pod_runs: BTreeMap::new(),
         };
         for ns in ["default", "kube-system", "awesomeapps"] {
             let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}, "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}});
@@ -199,6 +208,12 @@ const RESOURCES: &[Resource] = &[
         kind: "Secret",
         namespaced: true,
         verbs: &["create", "delete", "get", "list", "patch", "update"],
+    },
+    Resource {
+        name: "pods",
+        kind: "Pod",
+        namespaced: true,
+        verbs: &["create", "delete", "get", "list"],
     },
     Resource {
         name: "serviceaccounts",
@@ -368,6 +383,14 @@ fn core(
     body: &Bytes,
     rest: &[&str],
 ) -> Response {
+    if let ["namespaces", ns, "pods", name, "log"] = rest {
+        return pod_log(shared, who, method, ns, name);
+    }
+    // What a new pod will do, worked out before the world is locked.
+    let probe = match (rest, method) {
+        (["namespaces", _, "pods"], &Method::POST) => Some(canipull(shared, body)),
+        _ => None,
+    };
     // (resource, namespace, name)
     let (res, ns, name): (&str, &str, &str) = match rest {
         [r] => (r, "", ""),
@@ -478,6 +501,12 @@ fn core(
                 .unwrap_or("unknown"),
             "Update",
         );
+        if let Some(run) = probe {
+            obj["status"] = json!({"phase": "Pending"});
+            if !dry_run {
+                store.pod_runs.insert((ns.to_string(), name.clone()), run);
+            }
+        }
         if dry_run {
             return ok(201, obj);
         }
@@ -485,6 +514,22 @@ fn core(
         return ok(201, created);
     }
 
+    if res == "pods" && *method == Method::GET {
+        // A pod read after its creation has run to the end.
+        if let Some((status, _)) = store.pod_runs.get(&(ns.to_string(), name.to_string())) {
+            let status = status.clone();
+            if let Some(old) = store.get(res, ns, name).cloned() {
+                if old["status"]["phase"] == "Pending" {
+                    let mut new = old.clone();
+                    new["status"] = status;
+                    store.replace(res, ns, name, &old, new);
+                }
+            }
+        }
+    }
+    if res == "pods" && *method == Method::DELETE && !dry_run {
+        store.pod_runs.remove(&(ns.to_string(), name.to_string()));
+    }
     let existing = store.get(res, ns, name).cloned();
     match *method {
         Method::GET => match existing {
@@ -650,6 +695,133 @@ fn core(
         }
         _ => status(405, "MethodNotAllowed", "method not allowed", None),
     }
+}
+
+/// `GET pods/{name}/log`: plain text, once the container has run.
+fn pod_log(shared: &Shared, _who: &str, method: &Method, ns: &str, name: &str) -> Response {
+    if *method != Method::GET {
+        return status(405, "MethodNotAllowed", "method not allowed", None);
+    }
+    let world = shared.world();
+    let Some(pod) = world.kube.get("pods", ns, name) else {
+        return not_found("pods", name);
+    };
+    if pod["status"]["phase"] == "Pending" {
+        return status(
+            400,
+            "BadRequest",
+            &format!(
+                "container \"{name}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+            ),
+            None,
+        );
+    }
+    let text = world
+        .kube
+        .pod_runs
+        .get(&(ns.to_string(), name.to_string()))
+        .map(|(_, log)| log.clone())
+        .unwrap_or_default();
+    (StatusCode::OK, [("content-type", "text/plain")], text).into_response()
+}
+
+/// What az's canipull image would do on a node of `aks-mi` (Azure/aks-canipull
+/// `main.go`): the final pod status and the log lines, `[RFC3339 time] ` prefixed.
+fn canipull(shared: &Shared, body: &Bytes) -> (Value, String) {
+    use crate::state::{ACRPULL, ACRPUSH, CONTRIBUTOR, OWNER, READER, REPO_READER};
+    let pod: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let container = &pod["spec"]["containers"][0];
+    let acr = container["args"]
+        .as_array()
+        .and_then(|a| a.last())
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let now = rfc3339_now();
+    let mut log = String::new();
+    let mut line = |s: &str| log.push_str(&format!("[{now}] {s}\n"));
+    let host = acr
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(&acr)
+        .to_string();
+    let code = 'run: {
+        if host.is_empty() || host.ends_with(".invalid") {
+            line(&format!("Checking host name resolution ({acr}): FAILED"));
+            line(&format!(
+                "Failed to resolve {acr}: lookup {host}: no such host"
+            ));
+            break 'run 52;
+        }
+        line(&format!("Checking host name resolution ({acr}): SUCCEEDED"));
+        line(&format!("Canonical name for ACR ({acr}): {host}."));
+        let reg = shared.registries.iter().find(|r| {
+            let ls = shared.flag_str(&r.name, "loginServer");
+            r.login_server.eq_ignore_ascii_case(&acr) || ls.eq_ignore_ascii_case(&acr)
+        });
+        let location = reg
+            .map(|r| shared.flag_str(&r.name, "location"))
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| "westeurope".into());
+        line(&format!("ACR location: {location}"));
+        if !location.eq_ignore_ascii_case("westeurope") {
+            line("WARNING: ACR and AKS are in different regions, which may cause high network costs and latency");
+        }
+        line("Loading azure.json file from /etc/kubernetes/azure.json");
+        line("Checking managed identity...");
+        line("Cluster cloud name: AzurePublicCloud");
+        let Some(cluster) = shared.cluster("aks-mi") else {
+            break 'run 10;
+        };
+        line(&format!(
+            "Kubelet managed identity client ID: {}",
+            cluster.info.kubelet_client_id
+        ));
+        line("Validating managed identity existance: SUCCEEDED");
+        let allowed: &[&str] = match reg {
+            Some(r)
+                if shared.flag_str(&r.name, "roleAssignmentMode")
+                    == "AbacRepositoryPermissions" =>
+            {
+                &[REPO_READER]
+            }
+            _ => &[ACRPULL, ACRPUSH, CONTRIBUTOR, OWNER, READER],
+        };
+        let can = reg.is_some_and(|r| {
+            shared
+                .roles_at(&cluster.info.kubelet_object_id, &r.resource_id)
+                .iter()
+                .any(|g| allowed.iter().any(|a| a.eq_ignore_ascii_case(g)))
+        });
+        if !can {
+            line("Validating image pull permission: FAILED");
+            line(&format!(
+                "ACR {acr} rejected token exchange: failed to get refresh token: 401 Unauthorized"
+            ));
+            break 'run 60;
+        }
+        line("Validating image pull permission: SUCCEEDED");
+        line("");
+        line(&format!("Your cluster can pull images from {acr}!"));
+        0
+    };
+    let name = container["name"].as_str().unwrap_or("canipull");
+    let status = json!({
+        "phase": if code == 0 { "Succeeded" } else { "Failed" },
+        "containerStatuses": [{
+            "name": name,
+            "ready": false,
+            "restartCount": 0,
+            "image": container["image"],
+            "imageID": "",
+            "state": {"terminated": {
+                "exitCode": code,
+                "reason": if code == 0 { "Completed" } else { "Error" },
+                "startedAt": now, "finishedAt": now,
+            }},
+        }],
+    });
+    (status, log)
 }
 
 fn same_except_managed(a: &Value, b: &Value) -> bool {

@@ -137,7 +137,12 @@ impl Emulator {
     }
 
     /// E.g. `("registry1", "publicNetworkAccess", "Disabled")`, `("registry1",
-    /// "refuseAcrAudience", true)`, `adminUserEnabled`, `roleAssignmentMode`.
+    /// "refuseAcrAudience", true)`, `adminUserEnabled`, `roleAssignmentMode`,
+    /// `anonymousPullEnabled`, `dataEndpointEnabled`, `networkRuleSetDefaultAction`; ARM's
+    /// view of the registry also takes `location`, `sku`, `loginServer` (ARM only: the
+    /// front keeps its port), and the arrays `ipRules`, `dataEndpointHostNames` and
+    /// `privateEndpointConnections` (ARM's shape: `{"name", "properties":
+    /// {"privateLinkServiceConnectionState": {"status": "Approved"}}}`).
     pub fn set_registry_flag(&self, registry: &str, flag: &str, value: serde_json::Value) {
         let name = self
             .shared

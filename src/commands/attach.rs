@@ -134,22 +134,21 @@ impl Role {
     }
 }
 
-/// The registry as the role assignment needs it.
+/// The registry as the role assignment needs it (and, for check-acr, as ARM returned it).
 #[derive(Debug)]
 pub(crate) struct Registry {
-    id: String,
-    name: String,
-    subscription: String,
-    abac: bool,
-    /// The registry's ARM `properties`, for callers that need more (login --endpoint).
-    pub(crate) properties: Value,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) subscription: String,
+    pub(crate) abac: bool,
+    pub(crate) json: Value,
 }
 
 /// The identity a cluster's nodes pull with.
 #[derive(Debug, Clone)]
-struct Principal {
-    object_id: String,
-    describe: String,
+pub(crate) struct Principal {
+    pub(crate) object_id: String,
+    pub(crate) describe: String,
 }
 
 pub async fn run(ctx: Arc<Context>, req: Request) -> Result<u8, AppError> {
@@ -257,7 +256,7 @@ fn finish(mut failures: Vec<AppError>, total: usize) -> Result<u8, AppError> {
 }
 
 /// AKS names: 1-63 letters, digits, `-` and `_`, starting and ending alphanumeric.
-fn validate_clusters(names: &[String]) -> Result<Vec<String>, AppError> {
+pub(crate) fn validate_clusters(names: &[String]) -> Result<Vec<String>, AppError> {
     let mut out: Vec<String> = Vec::new();
     for n in names {
         let ok = !n.is_empty()
@@ -277,7 +276,7 @@ fn validate_clusters(names: &[String]) -> Result<Vec<String>, AppError> {
     Ok(out)
 }
 
-fn validate_resource_group(rg: &str) -> Result<(), AppError> {
+pub(crate) fn validate_resource_group(rg: &str) -> Result<(), AppError> {
     let ok = !rg.is_empty()
         && rg.len() <= 90
         && !rg.ends_with('.')
@@ -295,7 +294,7 @@ fn validate_resource_group(rg: &str) -> Result<(), AppError> {
 }
 
 /// A resource ID (`/subscriptions/…`) is parsed; a name is checked and looked up later.
-fn parse_acr(acr: &str) -> Result<Option<ResourceId>, AppError> {
+pub(crate) fn parse_acr(acr: &str) -> Result<Option<ResourceId>, AppError> {
     let acr = acr.trim();
     if acr.starts_with('/') {
         return ResourceId::parse(acr, "Microsoft.ContainerRegistry", "registries")
@@ -337,12 +336,12 @@ fn registry_from_json(v: &Value, fallback: &ResourceId) -> Registry {
         id,
         subscription,
         abac,
-        properties: v["properties"].clone(),
+        json: v.clone(),
     }
 }
 
 /// `GET` the registry by ID, in the ID's own subscription (cross-subscription works).
-async fn get_registry(arm: &Arm, id: &ResourceId) -> Result<Registry, AppError> {
+pub(crate) async fn get_registry(arm: &Arm, id: &ResourceId) -> Result<Registry, AppError> {
     let what = format!("Reading registry '{}'", id.name);
     match arm.get(&id.path(), api::REGISTRIES, &what).await {
         Ok(v) => Ok(registry_from_json(&v, id)),
@@ -433,22 +432,41 @@ async fn cluster_principal(
     rg: &str,
     cluster: &str,
 ) -> Result<Principal, AppError> {
+    let mc = read_cluster(arm, subscription, rg, cluster).await?;
+    principal_of(ctx, &mc, cluster).await
+}
+
+/// `GET` the managed cluster; 404s become not-found errors naming the cluster or group.
+pub(crate) async fn read_cluster(
+    arm: &Arm,
+    subscription: &str,
+    rg: &str,
+    cluster: &str,
+) -> Result<Value, AppError> {
     let what = format!("Reading cluster '{cluster}'");
     let path = format!("/subscriptions/{subscription}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{cluster}");
-    let mc = match arm.get(&path, api::MANAGED_CLUSTERS, &what).await {
-        Ok(v) => v,
+    match arm.get(&path, api::MANAGED_CLUSTERS, &what).await {
+        Ok(v) => Ok(v),
         Err(CallError::Api(e)) if e.status == 404 => {
             let message = if e.code.eq_ignore_ascii_case("ResourceGroupNotFound") {
                 format!("Resource group '{rg}' was not found in subscription {subscription}.")
             } else {
                 format!("Cluster '{cluster}' was not found in resource group '{rg}' of subscription {subscription}.")
             };
-            return Err(AppError::new(Kind::NotFound, message)
+            Err(AppError::new(Kind::NotFound, message)
                 .hint("Check -g and the cluster name (az aks list -o table), and --subscription.")
-                .cause(e.message));
+                .cause(e.message))
         }
-        Err(e) => return Err(e.into_app(&what)),
-    };
+        Err(e) => Err(e.into_app(&what)),
+    }
+}
+
+/// The pulling principal of a cluster read with [`read_cluster`].
+pub(crate) async fn principal_of(
+    ctx: &Context,
+    mc: &Value,
+    cluster: &str,
+) -> Result<Principal, AppError> {
     let props = &mc["properties"];
     let identity_type = mc["identity"]["type"].as_str().unwrap_or("");
     let is_msi =

@@ -216,7 +216,7 @@ async fn regional_endpoints(
     for server in servers {
         let name = server.split('.').next().unwrap_or(server);
         let registry = crate::commands::attach::find_registry(&arm, &subscription, name).await?;
-        let hosts: Vec<String> = registry.properties["regionalEndpointHostNames"]
+        let hosts: Vec<String> = registry.json["properties"]["regionalEndpointHostNames"]
             .as_array()
             .map(|a| {
                 a.iter()

@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod cache_cmd;
+pub mod check_acr;
 pub mod completion;
 pub mod configure_docker;
 pub mod credential_helper;
@@ -61,6 +62,16 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
         } => {
             let ctx = Arc::new(Context::new(cli.global, OutputFormat::Json)?);
             attach::run(ctx, attach::Request::aks_update(args)?).await
+        }
+        Command::CheckAcr(args) => {
+            let ctx = Context::new(cli.global, OutputFormat::Table)?;
+            check_acr::run(&ctx, args.cluster, args.common).await
+        }
+        Command::Aks {
+            command: AksCommand::CheckAcr(args),
+        } => {
+            let ctx = Context::new(cli.global, OutputFormat::Table)?;
+            check_acr::run(&ctx, args.name, args.common).await
         }
         Command::CreatePullSecret(args) => {
             let ctx = Context::new(cli.global, OutputFormat::Json)?;
