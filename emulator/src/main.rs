@@ -22,6 +22,9 @@ struct Args {
     port: Option<u16>,
     #[arg(long, default_value_t = 3599)]
     entra_token_lifetime_secs: u64,
+    /// The device code flow's polling interval, in seconds (Entra: 5).
+    #[arg(long, default_value_t = 5)]
+    device_code_interval_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,6 +37,8 @@ fn main() -> anyhow::Result<()> {
         registries: a.registries,
         docker_registry: a.docker_registry,
         entra_token_lifetime_secs: a.entra_token_lifetime_secs,
+        device_code_interval_secs: a.device_code_interval_secs,
+        ..Default::default()
     })?;
     for (k, v) in emu.env() {
         println!("{k}={v}");
