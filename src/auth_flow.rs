@@ -260,7 +260,9 @@ impl Client {
         crate::log::register_secret(&d.device_code);
         let lifetime = number(&d.expires_in).unwrap_or(900).max(1);
         let mut interval = number(&d.interval).unwrap_or(5).max(0) as u64;
-        let deadline = Instant::now() + Duration::from_secs(lifetime as u64);
+        // Entra answers `expired_token` once the code has expired; the local deadline,
+        // a little later, only guards against a server that never does.
+        let deadline = Instant::now() + Duration::from_secs(lifetime as u64 + 5);
         // The user code and the page are meant to be shown (never the device code), and
         // `--only-show-errors` must not hide them.
         eprintln!(
