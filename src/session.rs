@@ -1,7 +1,7 @@
 //! The session of `acrctl auth login`: the signed-in user's Entra refresh token and who
 //! they are, kept apart from the disposable token cache (cli-contract.md, "Files acrctl
-//! keeps"): `$ACRCTL_STATE_DIR/session.json`, else the user's state (or local data) dir
-//! + `/acrctl`; 0600 in a 0700 directory, changed under a lock, replaced atomically.
+//! keeps"): `$ACRCTL_STATE_DIR/session.json`, else `acrctl/` in the user's state (or
+//! local data) dir; 0600 in a 0700 directory, changed under a lock, replaced atomically.
 //! Only `auth logout` removes it; a corrupt file is an error that says to sign in again.
 
 use crate::error::{AppError, Kind};

@@ -91,9 +91,7 @@ pub async fn login(ctx: &Context, args: AuthLoginArgs) -> Result<u8, AppError> {
         refreshed_at: now,
     };
     // Whoever was signed in before goes, with the tokens minted for them.
-    match store.remove() {
-        Ok(_) | Err(_) => {}
-    }
+    let _ = store.remove();
     ctx.cache
         .remove_where(|k| k.contains(session::CACHE_MARKER));
     store.save(&new)?;
@@ -149,7 +147,7 @@ pub async fn status(ctx: &Context) -> Result<u8, AppError> {
             Some(json!({"kind": kind, "resource": resource, "expiresOn": rfc3339(exp)}))
         })
         .collect();
-    cached.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+    cached.sort_by_key(|c| c.to_string());
     let mut data = account(&s, &store);
     data["lastRefresh"] = json!(rfc3339(s.refreshed_at));
     data["cachedTokens"] = Value::Array(cached);
