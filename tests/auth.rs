@@ -470,3 +470,30 @@ fn a_service_principal_in_the_environment_still_comes_first() {
         stderr(&out)
     );
 }
+
+#[test]
+fn several_registries_at_once_share_one_refresh_without_losing_the_session() {
+    let env = TestEnv::with_options(|o| {
+        o.device_code_interval_secs = 1;
+        o.registries = vec!["registry1".into(), "registry2".into(), "registry3".into()];
+    });
+    assert!(device_login(&env).status.success());
+    for _ in 0..2 {
+        let out = user(&env)
+            .args(["--no-cache", "login", "--expose-token"])
+            .args([
+                "-n",
+                &env.registry(0),
+                "-n",
+                &env.registry(1),
+                "-n",
+                &env.registry(2),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 3);
+        assert_eq!(env.emu.refresh_token_count(), 1);
+    }
+}
