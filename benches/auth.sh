@@ -27,7 +27,10 @@ set -a; . "$state/env"; set +a
 unset SSL_CERT_DIR AZURE_CLIENT_ID AZURE_CLIENT_SECRET AZURE_TENANT_ID
 export DOCKER_CONFIG="$out/docker" AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:9
 export ACRCTL_STATE_DIR="$out/auth-state" ACRCTL_CACHE_DIR="$out/auth-cache"
-export PATH=/nonexistent   # no az: the session is the only source that can apply
+# No az: drop its directory from PATH, so the session is the only source that can apply.
+if az_path=$(command -v az 2>/dev/null); then
+  PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vx "$(dirname "$az_path")" | paste -sd:)
+fi
 rm -rf "$ACRCTL_STATE_DIR" "$ACRCTL_CACHE_DIR"
 admin="${ACRCTL_ARM_ENDPOINT%/}/_emulator"
 server="$ACRCTL_EMULATOR_REGISTRY"
