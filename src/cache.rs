@@ -103,6 +103,20 @@ impl Cache {
             .collect()
     }
 
+    /// Every valid entry's key and expiry (for `auth status`; values are left out).
+    pub fn expiries(&self) -> Vec<(String, i64)> {
+        let Some(path) = &self.path else {
+            return Vec::new();
+        };
+        let now = now();
+        read(path)
+            .entries
+            .into_iter()
+            .filter(|(_, e)| e.expires_on > now)
+            .map(|(k, e)| (k, e.expires_on))
+            .collect()
+    }
+
     /// Read-modify-write under the lock; expired entries are pruned on the way.
     fn update(&self, change: impl FnOnce(&mut Document)) {
         let Some(path) = &self.path else { return };

@@ -138,6 +138,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AksCommand,
     },
+    /// Sign in to Entra ID without the Azure CLI, and stay signed in (az login,
+    /// az account show, az logout).
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
     /// Print a shell completion script.
     Completion {
         #[arg(value_enum)]
@@ -152,6 +158,55 @@ pub enum HelperAction {
     Erase,
     List,
     Version,
+}
+
+const AUTH_LOGIN_EXAMPLES: &str = "\
+Examples:
+  acrctl auth login                               # browser sign-in, device code where no display
+  acrctl auth login --use-device-code             # over SSH: enter the code on another device
+  acrctl auth login --tenant contoso.onmicrosoft.com
+  acrctl login -n myregistry                      # then: no az needed, milliseconds when cached
+
+The refresh token is kept in $ACRCTL_STATE_DIR (else ~/.local/state/acrctl), 0600;
+`acrctl auth logout` removes it. The session is used before managed identity and az.";
+
+const AUTH_STATUS_EXAMPLES: &str = "\
+Examples:
+  acrctl auth status                              # who, tenant, cached audiences and expiry
+  acrctl auth status -o json --query user
+
+Exit codes: 0 signed in, 4 not signed in (or the session file is corrupt).";
+
+#[derive(Subcommand, Debug)]
+pub enum AuthCommand {
+    /// Sign in as a user: browser (authorization code + PKCE) or device code.
+    #[command(after_help = AUTH_LOGIN_EXAMPLES)]
+    Login(AuthLoginArgs),
+    /// Who is signed in, and which tokens are cached until when (no secrets).
+    #[command(after_help = AUTH_STATUS_EXAMPLES)]
+    Status,
+    /// Sign out: drop the session and every token obtained through it.
+    #[command(after_help = "Examples:\n  acrctl auth logout")]
+    Logout,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AuthLoginArgs {
+    /// Use the device code flow even where a browser could be opened.
+    #[arg(long)]
+    pub use_device_code: bool,
+
+    /// Tenant id or domain (default: organizations, any work or school tenant).
+    #[arg(long, short = 't', value_name = "TENANT")]
+    pub tenant: Option<String>,
+
+    /// Public client (application) id (default: the Azure CLI's, 04b07795-8ddb-461a-bbee-02f9e1bf7b46).
+    #[arg(long, value_name = "CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// Extra scopes to ask consent for at sign-in; repeatable.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -134,6 +134,9 @@ pub struct CredentialEnv {
     pub imds_host: Option<String>,
     pub token_credentials: Option<String>,
     pub path: Option<std::ffi::OsString>,
+    /// Where the `acrctl auth login` session lives (`ACRCTL_STATE_DIR`, else the user's
+    /// state dir + `/acrctl`).
+    pub state_dir: Option<PathBuf>,
 }
 
 impl CredentialEnv {
@@ -151,6 +154,7 @@ impl CredentialEnv {
             imds_host: var("AZURE_POD_IDENTITY_AUTHORITY_HOST"),
             token_credentials: var("AZURE_TOKEN_CREDENTIALS"),
             path: std::env::var_os("PATH"),
+            state_dir: crate::session::default_dir(),
         };
         for secret in [
             &env.client_secret,
@@ -180,6 +184,86 @@ enum How {
         who: String,
     },
     ManagedIdentity(crate::managed_identity::ManagedIdentity),
+    Session(SessionSource),
+}
+
+/// The `acrctl auth login` session: tokens minted from its refresh token, one refresh
+/// at a time (Entra rotates the refresh token on every use, so two concurrent refreshes
+/// with the same one would lose the session).
+struct SessionSource {
+    store: crate::session::Store,
+    user: String,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl SessionSource {
+    async fn token(&self, resource: &str) -> Result<EntraToken, TokenError> {
+        let _file_lock = self.store.lock()?;
+        let Some(current) = self.store.load()? else {
+            return Err(TokenError::Other(
+                AppError::new(Kind::Auth, "The acrctl auth login session was signed out.")
+                    .hint("Run `acrctl auth login` again."),
+            ));
+        };
+        let authority = url::Url::parse(&current.authority).map_err(|e| {
+            AppError::new(
+                Kind::Auth,
+                format!("The acrctl session names an invalid login endpoint ({e})."),
+            )
+            .hint("Run `acrctl auth login` again.")
+        })?;
+        let client =
+            crate::auth_flow::Client::new(&authority, &current.tenant, &current.client_id)?;
+        let scope = format!("{} offline_access", crate::cloud::scope_for(resource));
+        crate::debug!(
+            "requesting an Entra token for {scope} from the {} ({})",
+            SourceKind::Session.label(),
+            self.user
+        );
+        match client.refresh(&current.refresh_token, &scope).await {
+            Ok(t) => {
+                if let Some(rotated) = &t.refresh_token {
+                    let mut next = current.clone();
+                    next.refresh_token = rotated.clone();
+                    next.refreshed_at = cache::now();
+                    if let Err(e) = self.store.save_locked(&next) {
+                        crate::log::warn(&format!(
+                            "The refreshed session could not be saved ({}); the next command may ask you to sign in again.",
+                            e.one_line()
+                        ));
+                    }
+                }
+                Ok(EntraToken {
+                    tenant: crate::jwt::tenant(&t.access_token).or(Some(current.tenant.clone())),
+                    expires_on: t.expires_on,
+                    token: t.access_token,
+                })
+            }
+            Err(crate::auth_flow::GrantError::Refused { error, summary }) => {
+                let audience_refused =
+                    error == "invalid_resource" || summary.starts_with("AADSTS500011:");
+                let e = AppError::new(
+                    Kind::Auth,
+                    if audience_refused {
+                        format!("Entra ID refused a token for {resource} to the {} ({}): {summary}", SourceKind::Session.label(), current.user)
+                    } else {
+                        format!("The acrctl auth login session of {} is no longer valid (expired or revoked): {summary}", current.user)
+                    },
+                )
+                .hint(if audience_refused {
+                    "Pin another audience with --audience if your cloud's Entra does not know this one."
+                } else {
+                    "Run `acrctl auth login` again."
+                });
+                Err(if audience_refused {
+                    TokenError::AudienceRefused(e)
+                } else {
+                    TokenError::Other(e)
+                })
+            }
+            Err(crate::auth_flow::GrantError::Other(e)) => Err(TokenError::Other(e)),
+        }
+    }
 }
 
 pub struct CredentialChain {
@@ -262,6 +346,18 @@ impl CredentialChain {
                 }
             }
             How::ManagedIdentity(mi) => mi.token(resource).await?,
+            How::Session(session) => {
+                let _one_at_a_time = session.refresh.lock().await;
+                let key = cache::key::entra(authority, &source.key, resource);
+                if let Some(e) = self.cache.get(&key) {
+                    return Ok(EntraToken {
+                        token: e.value,
+                        expires_on: e.expires_on,
+                        tenant: e.tenant,
+                    });
+                }
+                session.token(resource).await?
+            }
         };
         self.cache.put(
             &cache::key::entra(authority, &source.key, resource),
@@ -314,7 +410,11 @@ impl CredentialChain {
                     _ => None,
                 }
             }
-            SourceKind::Session => None,
+            SourceKind::Session => crate::session::Store::new(env.state_dir.clone())
+                .load()
+                .ok()
+                .flatten()
+                .map(|s| s.identity()),
             SourceKind::ManagedIdentity => {
                 let who = self
                     .user_assigned_identity()
@@ -382,7 +482,7 @@ impl CredentialChain {
         message.pop();
         message.push('.');
         Err(AppError::new(Kind::Auth, message)
-            .hint("Set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, run on an Azure resource with a managed identity, or sign in with `az login`."))
+            .hint("Sign in with `acrctl auth login`, set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, run on an Azure resource with a managed identity, or sign in with `az login`."))
     }
 
     async fn configure(&self, kind: SourceKind, cloud: &Cloud) -> Result<How, Unavailable> {
@@ -481,9 +581,26 @@ impl CredentialChain {
                     who: format!("client id {client_id}"),
                 })
             }
-            SourceKind::Session => Err(Unavailable::Why(
-                "no `acrctl auth login` session (not available in this version)".into(),
-            )),
+            SourceKind::Session => {
+                let store = crate::session::Store::new(env.state_dir.clone());
+                match store.load() {
+                    Ok(None) => Err(Unavailable::Why(
+                        "nobody signed in with `acrctl auth login`".into(),
+                    )),
+                    Err(e) => Err(Unavailable::Broken(e)),
+                    Ok(Some(s)) if !s.same_authority(cloud.authority_host.as_str()) => {
+                        Err(Unavailable::Why(format!(
+                            "the session signed in at {}, not at this cloud's {}",
+                            s.authority, cloud.authority_host
+                        )))
+                    }
+                    Ok(Some(s)) => Ok(How::Session(SessionSource {
+                        store,
+                        user: s.user.clone(),
+                        refresh: tokio::sync::Mutex::new(()),
+                    })),
+                }
+            }
             SourceKind::ManagedIdentity => {
                 let mi = crate::managed_identity::ManagedIdentity::from_env(
                     env,
@@ -814,6 +931,7 @@ mod tests {
         assert_eq!(err.kind, Kind::Auth);
         for label in [
             "environment service principal",
+            "acrctl auth login session",
             "workload identity",
             "managed identity",
             "Azure CLI",

@@ -5,6 +5,7 @@
 
 mod acr;
 mod arm;
+mod auth_flow;
 mod cache;
 mod certificate;
 mod cli;
@@ -21,6 +22,7 @@ mod kube;
 mod log;
 mod managed_identity;
 mod output;
+mod session;
 mod stores;
 
 /// Entry points for the fuzz targets: the parsers that read what other programs and

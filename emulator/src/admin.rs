@@ -23,6 +23,42 @@ pub fn routes() -> Router<Arc<Shared>> {
             "/_emulator/principals/{object_id}/replication-delay",
             post(replication_delay),
         )
+        .route(
+            "/_emulator/device-codes/{user_code}/approve",
+            post(approve_device_code),
+        )
+        .route(
+            "/_emulator/device-codes/{user_code}/decline",
+            post(decline_device_code),
+        )
+        .route("/_emulator/users/{object_id}/revoke", post(revoke_user))
+}
+
+async fn approve_device_code(
+    State(s): State<Arc<Shared>>,
+    Path(user_code): Path<String>,
+) -> StatusCode {
+    if crate::user::settle_device_code(&s, &user_code, true) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
+async fn decline_device_code(
+    State(s): State<Arc<Shared>>,
+    Path(user_code): Path<String>,
+) -> StatusCode {
+    if crate::user::settle_device_code(&s, &user_code, false) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
+/// Revokes every refresh token of the user: `{"revoked": N}`.
+async fn revoke_user(State(s): State<Arc<Shared>>, Path(object_id): Path<String>) -> Json<Value> {
+    Json(json!({"revoked": crate::user::revoke_user(&s, &object_id)}))
 }
 
 async fn info(State(s): State<Arc<Shared>>) -> Json<Value> {

@@ -141,6 +141,12 @@ pub fn verify(s: &Shared, token: &str) -> Option<Value> {
 async fn token(State(s): State<Arc<Shared>>, Path(tenant): Path<String>, body: Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let f = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    if matches!(
+        f("grant_type"),
+        "urn:ietf:params:oauth:grant-type:device_code" | "authorization_code" | "refresh_token"
+    ) {
+        return crate::user::token(&s, &tenant, &form);
+    }
     if !tenant.eq_ignore_ascii_case(&s.info.tenant_id) {
         return aad_error(&s, 400, "invalid_request", 90002, &format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."));
     }

@@ -16,6 +16,7 @@ mod seed;
 mod server;
 mod state;
 mod tls;
+mod user;
 
 use std::path::PathBuf;
 use std::process::Child;
@@ -29,7 +30,7 @@ pub use faults::Fault;
 pub use kube::KubeInfo;
 pub use state::RoleAssignment;
 pub use state::{
-    ClusterInfo, Info, LoggedRequest, ManagedIdentity, RegistryInfo, ServicePrincipal,
+    ClusterInfo, Info, LoggedRequest, ManagedIdentity, RegistryInfo, ServicePrincipal, UserInfo,
 };
 
 use state::Shared;
@@ -45,6 +46,9 @@ pub struct Options {
     pub entra_token_lifetime_secs: u64,
     /// Extra managed-identity clusters `fleet-1`…`fleet-N` (scale benchmarks).
     pub fleet_clusters: usize,
+    /// Device code flow: the `interval` handed out (Entra: 5) and a code's lifetime (900).
+    pub device_code_interval_secs: u64,
+    pub device_code_lifetime_secs: u64,
 }
 
 impl Default for Options {
@@ -56,6 +60,8 @@ impl Default for Options {
             docker_registry: None,
             entra_token_lifetime_secs: 3599,
             fleet_clusters: 0,
+            device_code_interval_secs: 5,
+            device_code_lifetime_secs: 900,
         }
     }
 }
@@ -207,6 +213,37 @@ impl Emulator {
         t
     }
 
+    /// The seeded user of the device code and browser flows.
+    pub fn user(&self) -> &UserInfo {
+        &self.shared.info.user
+    }
+
+    /// The seeded user approves a pending device code (as if they had typed it at the
+    /// verification page and signed in); false when no pending code matches.
+    pub fn approve_device_code(&self, user_code: &str) -> bool {
+        user::settle_device_code(&self.shared, user_code, true)
+    }
+
+    /// The seeded user declines a pending device code.
+    pub fn decline_device_code(&self, user_code: &str) -> bool {
+        user::settle_device_code(&self.shared, user_code, false)
+    }
+
+    /// The next `times` device-code polls answer `slow_down` whatever their timing.
+    pub fn slow_down_device_polls(&self, times: u32) {
+        self.shared.world().forced_slow_downs = times;
+    }
+
+    /// Revokes every refresh token of a user (object id); returns how many there were.
+    pub fn revoke_user(&self, object_id: &str) -> usize {
+        user::revoke_user(&self.shared, object_id)
+    }
+
+    /// Refresh tokens currently valid (tests check rotation with it).
+    pub fn refresh_token_count(&self) -> usize {
+        self.shared.world().refresh_tokens.len()
+    }
+
     /// Stops the listeners and kills the docker-registry child.
     pub fn shutdown(&mut self) {
         if let Some(c) = self
@@ -311,6 +348,8 @@ async fn setup(opts: Options) -> Result<Started> {
         opts.entra_token_lifetime_secs,
         opts.fleet_clusters,
     )?;
+    shared.device_interval = opts.device_code_interval_secs;
+    shared.device_lifetime = opts.device_code_lifetime_secs;
     let kube_info = KubeInfo {
         server: format!("https://127.0.0.1:{}", kube_l.local_addr()?.port()),
         admin_token: format!("emu-kube-admin~{}", uuid::Uuid::new_v4().simple()),
@@ -331,6 +370,7 @@ async fn setup(opts: Options) -> Result<Started> {
 
     let main_router = Router::new()
         .merge(entra::routes())
+        .merge(user::routes())
         .merge(admin::routes())
         .route("/metadata/endpoints", get(arm::metadata))
         .route("/v1.0/servicePrincipals", get(graph::service_principals))

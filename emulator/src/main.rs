@@ -25,6 +25,9 @@ struct Args {
     /// Extra managed-identity clusters `fleet-1`…`fleet-N` in rg1.
     #[arg(long, default_value_t = 0)]
     fleet_clusters: usize,
+    /// The device code flow's polling interval, in seconds (Entra: 5).
+    #[arg(long, default_value_t = 5)]
+    device_code_interval_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,6 +41,8 @@ fn main() -> anyhow::Result<()> {
         docker_registry: a.docker_registry,
         entra_token_lifetime_secs: a.entra_token_lifetime_secs,
         fleet_clusters: a.fleet_clusters,
+        device_code_interval_secs: a.device_code_interval_secs,
+        ..Default::default()
     })?;
     for (k, v) in emu.env() {
         println!("{k}={v}");

@@ -12,6 +12,8 @@ pub const WI_SUBJECT: &str = "system:serviceaccount:default:acrctl";
 pub const WI_AUDIENCE: &str = "api://AzureADTokenExchange";
 pub const ARM_AUDIENCE: &str = "https://management.acrctl-emulator.test/";
 pub const ACR_SUFFIX: &str = "azurecr.acrctl-emulator.test";
+/// The Azure CLI's well-known public client id, the one public client the user flows accept.
+pub const PUBLIC_CLIENT_ID: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 
 pub struct Ports {
     pub main: u16,
@@ -154,6 +156,7 @@ pub fn build(
         clusters.push(Cluster { info: ci, kind });
     }
 
+    let user_oid = id();
     let cert_path = state_dir.join("sp-cert.pem");
     if let Some(c) = &sp_cert.cert {
         std::fs::write(&cert_path, format!("{}{}", c.cert_pem, c.key_pem))?;
@@ -207,6 +210,12 @@ pub fn build(
         clusters: clusters.iter().map(|c| c.info.clone()).collect(),
         graph_url: format!("{origin}/"),
         kube: None,
+        user: UserInfo {
+            upn: "dev@acrctl-emulator.test".into(),
+            object_id: user_oid.clone(),
+            display_name: "Emulated Developer".into(),
+        },
+        public_client_id: PUBLIC_CLIENT_ID.into(),
     };
 
     let mut world = World::default();
@@ -234,6 +243,23 @@ pub fn build(
         }
         world.flags.insert(r.name.clone(), Default::default());
     }
+    // The seeded user: AcrPull on every registry, Reader on the subscription.
+    let mut user_assign = |scope: &str, role: &str| {
+        let name = id();
+        world.assignments.push(RoleAssignment {
+            id: format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+            name,
+            scope: scope.into(),
+            role: role.into(),
+            principal_id: user_oid.clone(),
+            principal_type: "User".into(),
+            created_on: rfc3339_now(),
+        });
+    };
+    for r in &registries {
+        user_assign(&r.resource_id, ACRPULL);
+    }
+    user_assign(&format!("/subscriptions/{subscription_id}"), READER);
 
     Ok(Shared {
         info,
@@ -247,6 +273,8 @@ pub fn build(
         registries,
         clusters,
         entra_lifetime,
+        device_interval: 5,
+        device_lifetime: 900,
         world: std::sync::Mutex::new(world),
         http: reqwest::Client::builder().no_proxy().build()?,
     })

@@ -42,6 +42,58 @@ pub struct Info {
     /// The Kubernetes API subset (its own listener).
     #[serde(default)]
     pub kube: Option<crate::kube::KubeInfo>,
+    /// The seeded user who signs in with the device code or browser flow (AcrPull on every
+    /// registry, Reader on the subscription).
+    #[serde(default)]
+    pub user: UserInfo,
+    /// The public client the user flows accept (the Azure CLI's well-known client id).
+    #[serde(default)]
+    pub public_client_id: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UserInfo {
+    pub upn: String,
+    pub object_id: String,
+    pub display_name: String,
+}
+
+/// Where a device code stands (RFC 8628).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceStatus {
+    Pending,
+    Approved,
+    Declined,
+    Redeemed,
+}
+
+pub struct DeviceCode {
+    pub device_code: String,
+    pub user_code: String,
+    pub client_id: String,
+    pub scope: String,
+    pub expires_at: u64,
+    pub interval_secs: u64,
+    pub last_poll: Option<std::time::Instant>,
+    pub status: DeviceStatus,
+}
+
+/// An authorization code issued by the authorize endpoint (single use).
+pub struct AuthCode {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub code_challenge: String,
+    pub object_id: String,
+    pub expires_at: u64,
+}
+
+/// What a refresh token stands for; rotated on every use, dropped on revocation.
+#[derive(Clone)]
+pub struct RefreshGrant {
+    pub object_id: String,
+    pub client_id: String,
 }
 
 /// A seeded AKS cluster: the kubelet identity of a managed-identity cluster (a
@@ -175,6 +227,11 @@ pub struct World {
     /// PrincipalNotFound (Entra replication delay).
     pub replication_delay: HashMap<String, u32>,
     pub kube: crate::kube::Store,
+    pub device_codes: Vec<DeviceCode>,
+    pub auth_codes: HashMap<String, AuthCode>,
+    pub refresh_tokens: HashMap<String, RefreshGrant>,
+    /// The next N device-code polls answer `slow_down` whatever their timing.
+    pub forced_slow_downs: u32,
 }
 
 pub struct Shared {
@@ -186,6 +243,9 @@ pub struct Shared {
     pub registries: Vec<Registry>,
     pub clusters: Vec<Cluster>,
     pub entra_lifetime: u64,
+    /// Device code flow: the polling interval and the lifetime of a code, in seconds.
+    pub device_interval: u64,
+    pub device_lifetime: u64,
     pub world: Mutex<World>,
     pub http: reqwest::Client,
 }

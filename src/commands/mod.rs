@@ -1,6 +1,7 @@
 //! One module per command; each is a recipe over the protocol modules.
 
 pub mod attach;
+pub mod auth;
 pub mod cache_cmd;
 pub mod check_acr;
 pub mod completion;
@@ -11,7 +12,7 @@ pub mod login;
 pub mod logout;
 pub mod pull_secret;
 
-use crate::cli::{AcrCommand, AksCommand, CacheCommand, Cli, Command, OutputFormat};
+use crate::cli::{AcrCommand, AksCommand, AuthCommand, CacheCommand, Cli, Command, OutputFormat};
 use crate::context::Context;
 use crate::error::AppError;
 use std::sync::Arc;
@@ -38,6 +39,20 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
             let ctx = Context::new(cli.global, OutputFormat::Json)?;
             kubelet_provider::run(&ctx).await
         }
+        Command::Auth { command } => match command {
+            AuthCommand::Login(args) => {
+                let ctx = Context::new(cli.global, OutputFormat::Json)?;
+                auth::login(&ctx, args).await
+            }
+            AuthCommand::Status => {
+                let ctx = Context::new(cli.global, OutputFormat::Table)?;
+                auth::status(&ctx).await
+            }
+            AuthCommand::Logout => {
+                let ctx = Context::new(cli.global, OutputFormat::Json)?;
+                auth::logout(&ctx)
+            }
+        },
         Command::Completion { shell } => {
             completion::run(shell);
             Ok(0)

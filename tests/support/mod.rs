@@ -39,17 +39,31 @@ impl TestEnv {
     }
 
     fn build(names: &[&str], docker_registry: Option<PathBuf>) -> TestEnv {
+        Self::with_options(|o| {
+            o.registries = names.iter().map(|s| s.to_string()).collect();
+            o.docker_registry = docker_registry;
+        })
+    }
+
+    /// An emulator with `registry1` and options changed by `change` (token lifetimes,
+    /// the device code flow's interval and lifetime).
+    pub fn with_options(change: impl FnOnce(&mut Options)) -> TestEnv {
         let home = tempfile::tempdir().expect("temp home");
         let bin = home.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        let emu = Emulator::start(Options {
+        let mut options = Options {
             state_dir: home.path().join("emulator"),
-            registries: names.iter().map(|s| s.to_string()).collect(),
-            docker_registry,
+            registries: vec!["registry1".into()],
             ..Options::default()
-        })
-        .expect("emulator starts");
+        };
+        change(&mut options);
+        let emu = Emulator::start(options).expect("emulator starts");
         TestEnv { emu, home, bin }
+    }
+
+    /// Where `acrctl auth login` keeps its session in these tests (`ACRCTL_STATE_DIR`).
+    pub fn state_dir(&self) -> PathBuf {
+        self.home.path().join("state")
     }
 
     pub fn info(&self) -> &Info {
@@ -95,6 +109,7 @@ impl TestEnv {
         cmd.env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9");
         cmd.env("ACRCTL_TIMEOUT", "10");
         cmd.env("ACRCTL_CACHE_DIR", self.cache_dir());
+        cmd.env("ACRCTL_STATE_DIR", self.state_dir());
         for (k, v) in self.emu.env() {
             cmd.env(k, v);
         }
