@@ -571,7 +571,6 @@ impl CredentialChain {
                         client_id: Some(client_id.clone()),
                         tenant_id: Some(tenant.clone()),
                         token_file_path: Some(file.clone()),
-                        ..Default::default()
                     },
                 ))
                 .map_err(|e| Unavailable::Broken(sdk_setup_error("workload identity", &e)))?;

@@ -22,6 +22,7 @@ enum Endpoint {
 
 /// A user-assigned identity, named the way the user gave it.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::enum_variant_names)] // the names say which id, as Azure's parameters do
 enum UserAssigned {
     /// A GUID is tried as a client id first, then as an object id (`--identity-id` takes
     /// either, as az's does).

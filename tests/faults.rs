@@ -105,7 +105,8 @@ fn families(env: &TestEnv) -> Vec<(&'static str, String, String)> {
 fn every_fault_on_every_login_endpoint_is_handled() {
     let env = TestEnv::start();
     seed_config(&env);
-    let kinds: Vec<(&str, Box<dyn Fn(Fault) -> Fault>)> = vec![
+    type MakeFault = Box<dyn Fn(Fault) -> Fault>;
+    let kinds: Vec<(&str, MakeFault)> = vec![
         ("hang beyond the timeout", Box::new(|f: Fault| f.hang())),
         (
             "500",

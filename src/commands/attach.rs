@@ -236,23 +236,7 @@ pub async fn run(ctx: Arc<Context>, req: Request) -> Result<u8, AppError> {
     if let Some(v) = printed {
         ctx.printer.print(&v)?;
     }
-    finish(failures, clusters.len())
-}
-
-/// With one cluster its error is the command's; with several, each is reported on stderr
-/// and the exit code is the first failure's (as `login` does for registries).
-fn finish(mut failures: Vec<AppError>, total: usize) -> Result<u8, AppError> {
-    if failures.is_empty() {
-        return Ok(0);
-    }
-    if total == 1 && failures.len() == 1 {
-        return Err(failures.remove(0));
-    }
-    let code = failures[0].kind.exit_code();
-    for f in &failures {
-        crate::report_error(f);
-    }
-    Ok(code)
+    crate::commands::finish(failures, clusters.len())
 }
 
 /// AKS names: 1-63 letters, digits, `-` and `_`, starting and ending alphanumeric.
@@ -358,6 +342,22 @@ pub(crate) async fn get_registry(arm: &Arm, id: &ResourceId) -> Result<Registry,
     }
 }
 
+/// Every registry of a subscription (resources of that type, all pages), as az lists them.
+pub(crate) async fn list_registries(
+    arm: &Arm,
+    subscription: &str,
+    what: &str,
+) -> Result<Vec<Value>, AppError> {
+    arm.list(
+        &format!("/subscriptions/{subscription}/resources"),
+        api::RESOURCES,
+        Some("resourceType eq 'Microsoft.ContainerRegistry/registries'"),
+        what,
+    )
+    .await
+    .map_err(|e| e.into_app(what))
+}
+
 /// A bare name: list the subscription's registries (as az does) and match the name
 /// case-insensitively; zero or several matches are errors naming what was found.
 pub(crate) async fn find_registry(
@@ -366,15 +366,7 @@ pub(crate) async fn find_registry(
     name: &str,
 ) -> Result<Registry, AppError> {
     let what = format!("Looking up registry '{name}' in subscription {subscription}");
-    let all = arm
-        .list(
-            &format!("/subscriptions/{subscription}/resources"),
-            api::RESOURCES,
-            Some("resourceType eq 'Microsoft.ContainerRegistry/registries'"),
-            &what,
-        )
-        .await
-        .map_err(|e| e.into_app(&what))?;
+    let all = list_registries(arm, subscription, &what).await?;
     let matches: Vec<&Value> = all
         .iter()
         .filter(|r| {

@@ -476,15 +476,7 @@ async fn find_by_login_server(
     let what = format!(
         "Looking up the registry with login server '{server}' in subscription {subscription}"
     );
-    let all = arm
-        .list(
-            &format!("/subscriptions/{subscription}/resources"),
-            api::RESOURCES,
-            Some("resourceType eq 'Microsoft.ContainerRegistry/registries'"),
-            &what,
-        )
-        .await
-        .map_err(|e| e.into_app(&what))?;
+    let all = crate::commands::attach::list_registries(arm, subscription, &what).await?;
     for item in &all {
         let Some(id) = item["id"]
             .as_str()

@@ -12,14 +12,11 @@ use crate::credential::TokenError;
 use crate::error::{AppError, Kind};
 use crate::stores::auth_file::{AuthFile, Credential, Stored};
 use crate::stores::Client;
-use std::io::Read;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 /// How many registries are worked on at once.
 const PARALLEL_LOGINS: usize = 32;
-/// A password or token on stdin longer than this is a mistake (a file piped by accident).
-const MAX_STDIN_PASSWORD: usize = 64 * 1024;
 
 pub async fn run(ctx: Arc<Context>, args: LoginArgs) -> Result<u8, AppError> {
     // Everything that can be checked without the network is checked first.
@@ -84,23 +81,7 @@ pub async fn run(ctx: Arc<Context>, args: LoginArgs) -> Result<u8, AppError> {
     } else if !succeeded.is_empty() {
         store(&ctx, &clients, &succeeded, &mut failures)?;
     }
-    finish(failures, servers.len())
-}
-
-/// With one registry, its error is the command's error; with several, each failure is
-/// reported on stderr and the exit code is the first failure's.
-fn finish(mut failures: Vec<AppError>, total: usize) -> Result<u8, AppError> {
-    if failures.is_empty() {
-        return Ok(0);
-    }
-    if total == 1 && failures.len() == 1 {
-        return Err(failures.remove(0));
-    }
-    let code = failures[0].kind.exit_code();
-    for f in &failures {
-        crate::report_error(f);
-    }
-    Ok(code)
+    crate::commands::finish(failures, servers.len())
 }
 
 fn clients(targets: &[Target]) -> Vec<Client> {
@@ -134,21 +115,7 @@ fn read_basic_credentials(args: &LoginArgs) -> Result<Option<(String, String)>, 
         crate::log::warn("Using --password on the command line is insecure: other users can see it. Use --password-stdin.");
         p.clone()
     } else if args.password_stdin {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .take(MAX_STDIN_PASSWORD as u64 + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| {
-                AppError::usage(format!("Could not read the password from stdin: {e}."))
-            })?;
-        if buf.len() > MAX_STDIN_PASSWORD {
-            return Err(AppError::usage("The password on stdin is longer than 64 KiB.").hint("Pipe only the password, e.g. `echo \"$PASSWORD\" | acrctl login … --password-stdin`."));
-        }
-        let text = String::from_utf8(buf)
-            .map_err(|_| AppError::usage("The password on stdin is not UTF-8 text."))?;
-        // Like docker: one trailing newline (and carriage return) is not part of it.
-        let text = text.strip_suffix('\n').unwrap_or(&text);
-        text.strip_suffix('\r').unwrap_or(text).to_string()
+        crate::commands::read_password_stdin("login")?
     } else {
         return Err(
             AppError::usage("-u needs a password.").hint("Pipe it in with --password-stdin.")

@@ -101,3 +101,46 @@ pub async fn run(cli: Cli) -> Result<u8, AppError> {
         }
     }
 }
+
+/// With one item (registry, cluster, namespace) its error is the command's; with several,
+/// each failure is reported on stderr, the others have done their work, and the exit code
+/// is the first failure's.
+pub(crate) fn finish(mut failures: Vec<AppError>, total: usize) -> Result<u8, AppError> {
+    if failures.is_empty() {
+        return Ok(0);
+    }
+    if total == 1 && failures.len() == 1 {
+        return Err(failures.remove(0));
+    }
+    let code = failures[0].kind.exit_code();
+    for f in &failures {
+        crate::report_error(f);
+    }
+    Ok(code)
+}
+
+/// A password piped into `--password-stdin`: at most 64 KiB of UTF-8 (a larger input is a
+/// file piped by mistake), without docker's one trailing newline; registered as a secret.
+pub(crate) fn read_password_stdin(command: &str) -> Result<String, AppError> {
+    use std::io::Read;
+    const LIMIT: usize = 64 * 1024;
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .take(LIMIT as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| AppError::usage(format!("Could not read the password from stdin: {e}.")))?;
+    if buf.len() > LIMIT {
+        return Err(AppError::usage("The password on stdin is longer than 64 KiB.")
+            .hint(format!("Pipe only the password, e.g. `echo \"$PASSWORD\" | acrctl {command} … --password-stdin`.")));
+    }
+    let text = String::from_utf8(buf)
+        .map_err(|_| AppError::usage("The password on stdin is not UTF-8 text."))?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    let text = text.strip_suffix('\r').unwrap_or(text).to_string();
+    if text.is_empty() {
+        return Err(AppError::usage("The password is empty.")
+            .hint("Pipe the password into --password-stdin."));
+    }
+    crate::log::register_secret(&text);
+    Ok(text)
+}

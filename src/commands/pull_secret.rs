@@ -12,10 +12,8 @@ use crate::error::AppError;
 use crate::kube::{Cluster, KubeOptions};
 use base64::Engine;
 use serde_json::{json, Value};
-use std::io::Read;
 
 /// A password on stdin longer than this is a mistake (a file piped by accident).
-const MAX_STDIN_PASSWORD: usize = 64 * 1024;
 const SECRET_TYPE: &str = "kubernetes.io/dockerconfigjson";
 const SECRET_KEY: &str = ".dockerconfigjson";
 const REDACTED: &str = "[REDACTED]";
@@ -121,17 +119,7 @@ pub async fn run(ctx: &Context, args: CreatePullSecretArgs) -> Result<u8, AppErr
             "namespaces": results,
         }))?;
     }
-    if failures.is_empty() {
-        return Ok(0);
-    }
-    if namespaces.len() == 1 {
-        return Err(failures.remove(0));
-    }
-    let code = failures[0].kind.exit_code();
-    for f in &failures {
-        crate::report_error(f);
-    }
-    Ok(code)
+    crate::commands::finish(failures, namespaces.len())
 }
 
 /// The Secret and, when asked, the service account, in one namespace.
@@ -333,22 +321,7 @@ fn read_basic_credentials(
         crate::log::warn("Using --password on the command line is insecure: other users can see it. Use --password-stdin.");
         p.clone()
     } else if args.password_stdin {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .take(MAX_STDIN_PASSWORD as u64 + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| {
-                AppError::usage(format!("Could not read the password from stdin: {e}."))
-            })?;
-        if buf.len() > MAX_STDIN_PASSWORD {
-            return Err(AppError::usage("The password on stdin is longer than 64 KiB.")
-                .hint("Pipe only the password, e.g. `echo \"$PASSWORD\" | acrctl create-pull-secret … --password-stdin`."));
-        }
-        let text = String::from_utf8(buf)
-            .map_err(|_| AppError::usage("The password on stdin is not UTF-8 text."))?;
-        // Like docker: one trailing newline (and carriage return) is not part of it.
-        let text = text.strip_suffix('\n').unwrap_or(&text);
-        text.strip_suffix('\r').unwrap_or(text).to_string()
+        crate::commands::read_password_stdin("create-pull-secret")?
     } else {
         return Err(AppError::usage("--username needs a password.")
             .hint("Pipe it in with --password-stdin."));
