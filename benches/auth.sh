@@ -18,13 +18,9 @@ out="$PWD/target/bench"
 state="$out/emulator-auth"
 rm -rf "$state" && mkdir -p "$out"
 
-"$bin/acrctl-emulator" --state-dir "$state" --device-code-interval-secs 1 >"$out/emulator-auth.out" 2>"$out/emulator-auth.log" &
-emulator=$!
-trap 'kill $emulator 2>/dev/null; wait $emulator 2>/dev/null || true' EXIT
-for _ in $(seq 200); do grep -qx ready "$out/emulator-auth.out" 2>/dev/null && break; sleep 0.1; done
-grep -qx ready "$out/emulator-auth.out" || { cat "$out/emulator-auth.log" >&2; exit 1; }
-set -a; . "$state/env"; set +a
-unset SSL_CERT_DIR AZURE_CLIENT_ID AZURE_CLIENT_SECRET AZURE_TENANT_ID
+. scripts/emulator.sh
+start_emulator "$state" --device-code-interval-secs 1
+unset AZURE_CLIENT_ID AZURE_CLIENT_SECRET AZURE_TENANT_ID
 export DOCKER_CONFIG="$out/docker" AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:9
 export ACRCTL_STATE_DIR="$out/auth-state" ACRCTL_CACHE_DIR="$out/auth-cache"
 # No az: drop its directory from PATH, so the session is the only source that can apply.

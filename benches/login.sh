@@ -16,13 +16,8 @@ rm -rf "$state" && mkdir -p "$out"
 
 regs=()
 for i in $(seq 1 50); do regs+=(--registry "registry$i"); done
-"$bin/acrctl-emulator" --state-dir "$state" "${regs[@]}" >"$out/emulator.out" 2>"$out/emulator.log" &
-emulator=$!
-trap 'kill $emulator 2>/dev/null; wait $emulator 2>/dev/null || true' EXIT
-for _ in $(seq 200); do grep -qx ready "$out/emulator.out" 2>/dev/null && break; sleep 0.1; done
-grep -qx ready "$out/emulator.out" || { cat "$out/emulator.log" >&2; exit 1; }
-set -a; . "$state/env"; set +a
-unset SSL_CERT_DIR
+. scripts/emulator.sh
+start_emulator "$state" "${regs[@]}"
 export DOCKER_CONFIG="$out/docker" AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:9
 
 mapfile -t servers < <(jq -r '.registries[].login_server' "$state/info.json")

@@ -28,13 +28,8 @@ rm -rf "$state" && mkdir -p "$out"
 
 regs=()
 for i in $(seq 1 50); do regs+=(--registry "registry$i"); done
-"$bin/acrctl-emulator" --state-dir "$state" "${regs[@]}" --fleet-clusters 50 >"$out/vs-az-emulator.out" 2>"$out/vs-az-emulator.log" &
-emulator=$!
-trap 'kill $emulator 2>/dev/null; wait $emulator 2>/dev/null || true' EXIT
-for _ in $(seq 200); do grep -qx ready "$out/vs-az-emulator.out" 2>/dev/null && break; sleep 0.1; done
-grep -qx ready "$out/vs-az-emulator.out" || { cat "$out/vs-az-emulator.log" >&2; exit 1; }
-set -a; . "$state/env"; set +a
-unset SSL_CERT_DIR
+. scripts/emulator.sh
+start_emulator "$state" "${regs[@]}" --fleet-clusters 50
 export AZURE_POD_IDENTITY_AUTHORITY_HOST=http://127.0.0.1:9
 export ACRCTL_CACHE_DIR="$out/vs-az-cache" && rm -rf "$ACRCTL_CACHE_DIR"
 export DOCKER_CONFIG="$out/vs-az-docker"

@@ -11,16 +11,11 @@ bin="$PWD/target/release"
 demo="$PWD/target/demo"
 rm -rf "$demo" && mkdir -p "$demo"
 
-"$bin/acrctl-emulator" --state-dir "$demo/emulator" --docker-registry "$(command -v docker-registry)" >"$demo/emulator.out" 2>"$demo/emulator.log" &
-emulator=$!
-trap 'kill $emulator 2>/dev/null; wait $emulator 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -qx ready "$demo/emulator.out" 2>/dev/null && break; sleep 0.1; done
-grep -qx ready "$demo/emulator.out" || { cat "$demo/emulator.log" >&2; exit 1; }
+. scripts/emulator.sh
+start_emulator "$demo/emulator" --docker-registry "$(command -v docker-registry)"
 
 # What a workstation or CI job would have: a service principal in the environment, and
 # the cloud (here the emulator) and its CA.
-set -a; . "$demo/emulator/env"; set +a
-unset SSL_CERT_DIR
 export DOCKER_CONFIG="$demo/docker"
 registry="$ACRCTL_EMULATOR_REGISTRY"
 
