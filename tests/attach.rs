@@ -489,9 +489,54 @@ fn registry_by_id_and_by_name_case_insensitively_across_pages() {
         .into_iter()
         .filter(|r| r.path.ends_with("/resources"))
         .collect();
-    assert_eq!(listed.len(), 3, "{listed:?}");
-    assert!(listed[0].query.contains("resourceType"), "{:?}", listed[0]);
-    assert!(listed[2].query.contains("skiptoken"), "{:?}", listed[2]);
+    // One request: ARM filters by type and name.
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(
+        listed[0].query.contains("resourceType") && listed[0].query.contains("name+eq"),
+        "{:?}",
+        listed[0]
+    );
+
+    // A name ARM's filter does not return (ARM's name comparison is not documented as
+    // case-insensitive; here a fault makes the filtered list empty): every registry is
+    // listed, page by page, and matched case-insensitively.
+    env.emu.clear_requests();
+    env.emu.add_fault(
+        acrctl_emulator::Fault::new(format!(
+            "/subscriptions/{}/resources",
+            env.info().subscription_id
+        ))
+        .listener("main")
+        .method("GET")
+        .status(200)
+        .content_type("application/json")
+        .body(r#"{"value":[]}"#)
+        .times(1),
+    );
+    let out = run(
+        &env,
+        &[
+            "detach",
+            "--cluster",
+            "aks-mi",
+            "-g",
+            "rg1",
+            "--acr",
+            "ECHO1",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed: Vec<_> = env
+        .emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/resources"))
+        .collect();
+    assert!(listed.len() >= 3, "{listed:?}");
+    assert!(
+        listed.iter().any(|r| r.query.contains("skiptoken")),
+        "{listed:?}"
+    );
 
     // By resource ID (any casing of the fixed segments): no listing at all.
     env.emu.clear_requests();

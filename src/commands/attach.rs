@@ -366,7 +366,29 @@ pub(crate) async fn find_registry(
     name: &str,
 ) -> Result<Registry, AppError> {
     let what = format!("Looking up registry '{name}' in subscription {subscription}");
-    let all = list_registries(arm, subscription, &what).await?;
+    // One request in the common case: ARM filters by name as well. Its name comparison
+    // is not documented as case-insensitive, so a miss falls back to az's way (every
+    // registry, matched here), which also gives the error its list of names.
+    let named = arm
+        .list(
+            &format!("/subscriptions/{subscription}/resources"),
+            api::RESOURCES,
+            Some(&format!(
+                "resourceType eq 'Microsoft.ContainerRegistry/registries' and name eq '{name}'"
+            )),
+            &what,
+        )
+        .await
+        .map_err(|e| e.into_app(&what))?;
+    let all = if named.iter().any(|r| {
+        r["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    }) {
+        named
+    } else {
+        list_registries(arm, subscription, &what).await?
+    };
     let matches: Vec<&Value> = all
         .iter()
         .filter(|r| {
