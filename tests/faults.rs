@@ -489,3 +489,191 @@ fn plain_http_is_refused_except_for_managed_identity() {
         stderr(&out)
     );
 }
+
+/// `--debug` on every command, successful and failing: stderr never holds a secret or a
+/// token, and stdout holds one only where printing it is the command's job.
+#[test]
+fn debug_on_every_command_shows_no_secret() {
+    let env = TestEnv::start();
+    let reg = env.registry(0);
+    let kubeconfig = env.kube().kubeconfig_path.display().to_string();
+    let admin_password = env.info().registries[0].admin_password.clone();
+    // (arguments, stdin, whether stdout may carry a token)
+    let runs: Vec<(Vec<&str>, String, bool)> = vec![
+        (vec!["login", "-n", &reg], String::new(), false),
+        (
+            vec!["login", "-n", &reg, "--expose-token"],
+            String::new(),
+            true,
+        ),
+        (
+            vec!["login", "-n", &reg, "-u", "registry1", "--password-stdin"],
+            format!("{admin_password}\n"),
+            false,
+        ),
+        (
+            vec!["login", "-n", &reg, "-u", "registry1", "--password-stdin"],
+            "wrong-password-xyz\n".into(),
+            false,
+        ),
+        (vec!["logout", "-n", &reg], String::new(), false),
+        (
+            vec![
+                "attach",
+                "--cluster",
+                "aks-mi",
+                "-g",
+                "rg1",
+                "--acr",
+                "registry1",
+            ],
+            String::new(),
+            false,
+        ),
+        (
+            vec![
+                "detach",
+                "--cluster",
+                "aks-mi",
+                "-g",
+                "rg1",
+                "--acr",
+                "registry1",
+            ],
+            String::new(),
+            false,
+        ),
+        (
+            vec![
+                "attach",
+                "--cluster",
+                "nosuch",
+                "-g",
+                "rg1",
+                "--acr",
+                "registry1",
+            ],
+            String::new(),
+            false,
+        ),
+        (
+            vec![
+                "check-acr",
+                "--cluster",
+                "aks-mi",
+                "-g",
+                "rg1",
+                "--acr",
+                "registry1",
+            ],
+            String::new(),
+            false,
+        ),
+        (
+            vec![
+                "create-pull-secret",
+                "--acr",
+                &reg,
+                "--name",
+                "s1",
+                "--namespace",
+                "default",
+                "--kubeconfig",
+                &kubeconfig,
+                "--username",
+                "u1",
+                "--password-stdin",
+            ],
+            "pull-secret-password-1\n".into(),
+            false,
+        ),
+        (
+            vec![
+                "create-pull-secret",
+                "--acr",
+                &reg,
+                "--name",
+                "s2",
+                "--dry-run",
+                "-o",
+                "yaml",
+                "--username",
+                "u1",
+                "--password-stdin",
+            ],
+            "pull-secret-password-2\n".into(),
+            false,
+        ),
+        (
+            vec![
+                "create-pull-secret",
+                "--acr",
+                &reg,
+                "--name",
+                "s3",
+                "--from-login",
+                "--namespace",
+                "default",
+                "--kubeconfig",
+                &kubeconfig,
+            ],
+            String::new(),
+            false,
+        ),
+        (vec!["credential-helper", "get"], reg.clone(), true),
+        (vec!["credential-helper", "list"], String::new(), false),
+        (
+            vec!["kubelet-credential-provider"],
+            format!(
+                r#"{{"apiVersion":"credentialprovider.kubelet.k8s.io/v1","kind":"CredentialProviderRequest","image":"{reg}/a:1"}}"#
+            ),
+            true,
+        ),
+        (
+            vec![
+                "configure-docker",
+                "-n",
+                &reg,
+                "--link-dir",
+                env.bin.to_str().unwrap(),
+            ],
+            String::new(),
+            false,
+        ),
+        (vec!["auth", "status"], String::new(), false),
+        (vec!["cache", "clear"], String::new(), false),
+    ];
+    let mut secrets = env.secrets();
+    secrets.extend([
+        "pull-secret-password-1".to_string(),
+        "pull-secret-password-2".to_string(),
+        "wrong-password-xyz".to_string(),
+    ]);
+    for (args, stdin, stdout_may_hold_token) in runs {
+        let out = env
+            .acrctl()
+            .args(&args)
+            .arg("--debug")
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_no_jwt(&err);
+        for s in &secrets {
+            assert!(
+                !err.contains(s.as_str()),
+                "{args:?}: a secret in stderr:\n{err}"
+            );
+            if !stdout_may_hold_token {
+                assert!(
+                    !stdout(&out).contains(s.as_str()),
+                    "{args:?}: a secret in stdout"
+                );
+            }
+        }
+        if !stdout_may_hold_token {
+            assert_no_jwt(&stdout(&out));
+        }
+    }
+}

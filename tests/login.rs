@@ -1240,3 +1240,44 @@ fn endpoint_picks_the_regional_endpoint_from_arm() {
         stderr(&out)
     );
 }
+
+#[test]
+fn only_show_errors_silences_warnings_and_hints() {
+    let env = TestEnv::start();
+    let reg = env.info().registries[0].clone();
+    let out = env
+        .acrctl()
+        .args([
+            "login",
+            "-n",
+            &reg.login_server,
+            "-u",
+            &reg.admin_username,
+            "-p",
+            &reg.admin_password,
+            "--only-show-errors",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "no warning about -p");
+    let out = env
+        .acrctl()
+        .args([
+            "login",
+            "-n",
+            &reg.login_server,
+            "--expose-token",
+            "--only-show-errors",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "", "no docker login hint");
+    let out = env
+        .acrctl()
+        .args(["login", "-n", "127.0.0.1:9", "--only-show-errors"])
+        .output()
+        .unwrap();
+    assert!(stderr(&out).starts_with("ERROR: "), "errors still show");
+}
