@@ -28,6 +28,10 @@ use std::time::{Duration, Instant};
 const READER: &str = "acdd72a7-3c48-4a49-a4f2-a1c48b7a2d2b";
 const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab8b-20f7382dd24c";
 const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+/// The ABAC repository roles' built-in ids, the same in every tenant (as published in
+/// many public role tables and templates; no Microsoft page lists them side by side).
+const REPOSITORY_WRITER: &str = "2a1e307c-b015-4ebd-883e-5b7698a07328";
+const REPOSITORY_CONTRIBUTOR: &str = "2efddaa5-3f1f-4df3-97df-af3f13818f4c";
 
 /// Roles that allow pull in the legacy mode ("RBAC Registry Permissions").
 const LEGACY_PULL_ROLES: &[&str] = &["AcrPull", "AcrPush", "Contributor", "Owner", "Reader"];
@@ -606,6 +610,8 @@ fn builtin_role_name(guid: &str) -> Option<&'static str> {
         ACRPULL => "AcrPull",
         ACRPUSH => "AcrPush",
         REPOSITORY_READER => "Container Registry Repository Reader",
+        REPOSITORY_WRITER => "Container Registry Repository Writer",
+        REPOSITORY_CONTRIBUTOR => "Container Registry Repository Contributor",
         READER => "Reader",
         CONTRIBUTOR => "Contributor",
         OWNER => "Owner",
