@@ -13,28 +13,6 @@ const ACRPUSH: &str = "8311e382-0749-4cb8-b61a-304f252e45ec";
 const READER: &str = "acdd72a7-3c48-4a49-a4f2-a1c48b7a2d2b";
 const REPO_READER: &str = "b93aa761-3e63-49ed-ac28-beffa264f7ac";
 
-/// acrctl as the subscription Owner, with the backoff schedules shrunk a hundredfold.
-fn cmd(env: &TestEnv) -> assert_cmd::Command {
-    let mut c = env.acrctl();
-    c.env("ACRCTL_ARM_RETRY_SCALE", "0.01");
-    c
-}
-
-fn run(env: &TestEnv, args: &[&str]) -> std::process::Output {
-    let out = cmd(env).args(args).output().unwrap();
-    let mut secrets = env.secrets();
-    secrets.retain(|s| !s.is_empty());
-    assert_no_secrets(&out, &secrets);
-    assert_no_jwt(&stdout(&out));
-    assert_no_jwt(&stderr(&out));
-    out
-}
-
-fn json_out(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(out)))
-}
-
 fn registry_id(env: &TestEnv) -> String {
     env.info().registries[0].resource_id.clone()
 }

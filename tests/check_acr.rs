@@ -9,22 +9,6 @@ use support::*;
 const ACRPULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 const REPO_READER: &str = "b93aa761-3e63-49ed-ac28-beffa264f7ac";
 
-fn cmd(env: &TestEnv) -> assert_cmd::Command {
-    let mut c = env.acrctl();
-    c.env("ACRCTL_ARM_RETRY_SCALE", "0.01");
-    c
-}
-
-fn run(env: &TestEnv, args: &[&str]) -> std::process::Output {
-    let out = cmd(env).args(args).output().unwrap();
-    let mut secrets = env.secrets();
-    secrets.retain(|s| !s.is_empty());
-    assert_no_secrets(&out, &secrets);
-    assert_no_jwt(&stdout(&out));
-    assert_no_jwt(&stderr(&out));
-    out
-}
-
 fn check(env: &TestEnv, cluster: &str, acr: &str, extra: &[&str]) -> (i32, Value) {
     let mut args = vec![
         "check-acr",

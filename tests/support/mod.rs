@@ -232,3 +232,27 @@ pub fn claims(token: &str) -> serde_json::Value {
         .expect("base64url");
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
+
+/// acrctl with ARM's backoff schedules shrunk a hundredfold (the ARM commands' tests).
+pub fn cmd(env: &TestEnv) -> assert_cmd::Command {
+    let mut c = env.acrctl();
+    c.env("ACRCTL_ARM_RETRY_SCALE", "0.01");
+    c
+}
+
+/// Runs acrctl (see [`cmd`]) and asserts that no secret and no token reached its output.
+pub fn run(env: &TestEnv, args: &[&str]) -> Output {
+    let out = cmd(env).args(args).output().unwrap();
+    let mut secrets = env.secrets();
+    secrets.retain(|s| !s.is_empty());
+    assert_no_secrets(&out, &secrets);
+    assert_no_jwt(&stdout(&out));
+    assert_no_jwt(&stderr(&out));
+    out
+}
+
+/// stdout as JSON, or a panic that shows what it was.
+pub fn json_out(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(out)))
+}
