@@ -677,3 +677,111 @@ fn debug_on_every_command_shows_no_secret() {
         }
     }
 }
+
+/// The other endpoint families: Microsoft Graph (a service-principal cluster's appId →
+/// object id, for attach) and the Kubernetes API (create-pull-secret).
+#[test]
+fn every_fault_on_graph_and_the_kubernetes_api_is_handled() {
+    let env = TestEnv::start();
+    let kubeconfig = env.kube().kubeconfig_path.display().to_string();
+    type MakeFault = Box<dyn Fn(Fault) -> Fault>;
+    let kinds: Vec<(&str, MakeFault)> = vec![
+        ("hang", Box::new(|f: Fault| f.hang())),
+        (
+            "500",
+            Box::new(|f: Fault| f.status(500).body(r#"{"error":{"code":"x"}}"#)),
+        ),
+        (
+            "503 HTML",
+            Box::new(|f: Fault| {
+                f.status(503)
+                    .content_type("text/html")
+                    .body("<html>busy</html>")
+            }),
+        ),
+        ("reset", Box::new(|f: Fault| f.reset())),
+        (
+            "truncated JSON",
+            Box::new(|f: Fault| {
+                f.status(200)
+                    .content_type("application/json")
+                    .body(r#"{"value":[{"id""#)
+            }),
+        ),
+    ];
+    let graph = |env: &TestEnv| {
+        env.acrctl()
+            .env("ACRCTL_TIMEOUT", "2")
+            .env("ACRCTL_ARM_RETRY_SCALE", "0.01")
+            .args([
+                "attach",
+                "--cluster",
+                "aks-sp",
+                "-g",
+                "rg1",
+                "--acr",
+                "registry1",
+                "--debug",
+            ])
+            .output()
+            .unwrap()
+    };
+    let kube = |env: &TestEnv| {
+        env.acrctl()
+            .env("ACRCTL_TIMEOUT", "2")
+            .args([
+                "create-pull-secret",
+                "--acr",
+                &env.registry(0),
+                "--name",
+                "s",
+                "--namespace",
+                "default",
+                "--kubeconfig",
+                &kubeconfig,
+                "--username",
+                "u",
+                "--password-stdin",
+                "--debug",
+            ])
+            .write_stdin("fault-test-password\n")
+            .output()
+            .unwrap()
+    };
+    for (family, listener, path) in [
+        ("Graph", "main", "/v1.0/servicePrincipals"),
+        ("Kubernetes API", "kube", "/api/v1/namespaces/default"),
+    ] {
+        for (kind, make) in &kinds {
+            env.emu.clear_faults();
+            env.emu.add_fault(make(Fault::new(path).listener(listener)));
+            let started = Instant::now();
+            let out = if family == "Graph" {
+                graph(&env)
+            } else {
+                kube(&env)
+            };
+            let what = format!("{family} / {kind}");
+            let err = stderr(&out);
+            assert!(!err.contains("panicked"), "{what}: {err}");
+            assert_ne!(
+                out.status.code(),
+                Some(0),
+                "{what}: a permanent fault cannot succeed"
+            );
+            assert!(
+                err.lines().any(|l| l.starts_with("ERROR: ")),
+                "{what}: {err}"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{what}: {:?}",
+                started.elapsed()
+            );
+            let mut secrets = env.secrets();
+            secrets.push("fault-test-password".into());
+            assert_no_secrets(&out, &secrets);
+            assert_no_jwt(&err);
+        }
+    }
+}
