@@ -30,7 +30,17 @@ impl Printer {
     /// Prints `data` to stdout.
     pub fn print(&self, data: &Value) -> Result<(), AppError> {
         let data = self.apply_query(data)?;
-        let text = render(self.format, &data);
+        // jsonc is JSON in colour, as az prints it, when a person reads it on a terminal
+        // (and NO_COLOR is not set); piped, it is plain JSON.
+        use std::io::IsTerminal;
+        let text = if self.format == OutputFormat::Jsonc
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none()
+        {
+            colored_json(&data)
+        } else {
+            render(self.format, &data)
+        };
         if text.is_empty() {
             return Ok(());
         }
@@ -68,6 +78,43 @@ pub fn render(format: OutputFormat, data: &Value) -> String {
         OutputFormat::Tsv => render_tsv(data),
         OutputFormat::Table => render_table(data),
     }
+}
+
+/// Pretty JSON with ANSI colours: keys blue, strings green, numbers, booleans and null cyan.
+fn colored_json(data: &Value) -> String {
+    fn walk(v: &Value, indent: usize, out: &mut String) {
+        let pad = |n: usize| "  ".repeat(n);
+        match v {
+            Value::Object(map) if !map.is_empty() => {
+                out.push_str("{\n");
+                for (i, (k, val)) in map.iter().enumerate() {
+                    out.push_str(&pad(indent + 1));
+                    out.push_str(&format!("\x1b[34m{}\x1b[0m: ", Value::String(k.clone())));
+                    walk(val, indent + 1, out);
+                    out.push_str(if i + 1 < map.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&pad(indent));
+                out.push('}');
+            }
+            Value::Array(items) if !items.is_empty() => {
+                out.push_str("[\n");
+                for (i, val) in items.iter().enumerate() {
+                    out.push_str(&pad(indent + 1));
+                    walk(val, indent + 1, out);
+                    out.push_str(if i + 1 < items.len() { ",\n" } else { "\n" });
+                }
+                out.push_str(&pad(indent));
+                out.push(']');
+            }
+            Value::String(_) => out.push_str(&format!("\x1b[32m{v}\x1b[0m")),
+            Value::Object(_) | Value::Array(_) => out.push_str(&v.to_string()),
+            _ => out.push_str(&format!("\x1b[36m{v}\x1b[0m")),
+        }
+    }
+    let mut out = String::new();
+    walk(data, 0, &mut out);
+    out.push('\n');
+    out
 }
 
 /// az's tsv: one line per list item; an object's scalar values joined by tabs, in key
@@ -238,6 +285,17 @@ mod tests {
             out,
             "LoginServer  Ok\n-----------  ----\na            True\n"
         );
+    }
+
+    #[test]
+    fn colored_json_is_json_once_the_colours_are_gone() {
+        let v = json!({"a": [1, "x", true, null, {}], "b": {"c": "d"}});
+        let plain = colored_json(&v)
+            .replace("\x1b[34m", "")
+            .replace("\x1b[32m", "")
+            .replace("\x1b[36m", "")
+            .replace("\x1b[0m", "");
+        assert_eq!(plain, render(OutputFormat::Json, &v));
     }
 
     #[test]
