@@ -353,6 +353,12 @@ impl TokenPlan {
         now: time::OffsetDateTime,
     ) -> Result<Option<TokenPlan>, AppError> {
         let Some(token) = &args.create_token else {
+            if !args.repositories.is_empty() || args.expiry.is_some() {
+                return Err(AppError::usage(
+                    "--repository and --expiry describe a token that --create-token NAME creates.",
+                )
+                .hint("Add --create-token NAME, or drop them for --username/--from-login."));
+            }
             return Ok(None);
         };
         // ACR: 5-50 alphanumerics and '-'; the scope map (`{token}-scope-map`, as az
