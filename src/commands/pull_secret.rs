@@ -720,6 +720,76 @@ mod tests {
     }
 
     #[test]
+    fn repository_specs_become_scope_map_actions() {
+        assert_eq!(
+            parse_repository("samples/hello").unwrap(),
+            vec![
+                "repositories/samples/hello/content/read",
+                "repositories/samples/hello/metadata/read"
+            ]
+        );
+        assert_eq!(
+            parse_repository("a:content/delete,metadata/write").unwrap(),
+            vec![
+                "repositories/a/content/delete",
+                "repositories/a/metadata/write"
+            ]
+        );
+        assert_eq!(parse_repository("a:push").unwrap().len(), 4);
+        for bad in [
+            "",
+            "A",
+            "a//b",
+            "a/",
+            "-a",
+            "a:",
+            "a:read",
+            "a:content/read,",
+            "a b",
+        ] {
+            assert!(parse_repository(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn expiries_are_durations_or_dates_in_the_future() {
+        let now = time::macros::datetime!(2026-01-01 12:00:00.5 UTC);
+        assert_eq!(parse_expiry("30d", now).unwrap(), "2026-01-31T12:00:00Z");
+        assert_eq!(parse_expiry("12h", now).unwrap(), "2026-01-02T00:00:00Z");
+        assert_eq!(parse_expiry("1w", now).unwrap(), "2026-01-08T12:00:00Z");
+        assert_eq!(parse_expiry("1y", now).unwrap(), "2027-01-01T12:00:00Z");
+        assert_eq!(
+            parse_expiry("2027-03-04", now).unwrap(),
+            "2027-03-04T00:00:00Z"
+        );
+        assert_eq!(
+            parse_expiry("2027-03-04T10:00:00+02:00", now).unwrap(),
+            "2027-03-04T08:00:00Z"
+        );
+        for bad in [
+            "0d",
+            "-1d",
+            "d",
+            "soon",
+            "2025-12-31",
+            "2026-01-01T11:00:00Z",
+            "3x",
+        ] {
+            assert!(parse_expiry(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn registry_names_from_acr() {
+        assert_eq!(registry_name("myregistry").unwrap(), "myregistry");
+        assert_eq!(
+            registry_name("MyRegistry.azurecr.io").unwrap(),
+            "myregistry"
+        );
+        assert!(registry_name("127.0.0.1:5000").is_err());
+    }
+
+    #[test]
     fn names_are_checked() {
         assert!(validate_name("acr-secret", "--name", "Secret").is_ok());
         assert!(validate_name("a.b", "--name", "Secret").is_ok());
