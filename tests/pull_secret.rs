@@ -990,6 +990,24 @@ fn create_token_usage_errors_come_before_any_request() {
         let out = create_token(&env, &args);
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
     }
+    // A login server without the registry's name in it (the emulator's 127.0.0.1:port).
+    let mut c = cmd(&env);
+    c.args([
+        "create-pull-secret",
+        "--acr",
+        &env.registry(0),
+        "--name",
+        "acr-secret",
+        "--create-token",
+        "app-pull",
+        "--repository",
+        "samples/hello",
+        "--kubeconfig",
+        &kubeconfig_arg(&env),
+    ]);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("registry's name"), "{}", stderr(&out));
     let out = create_token(
         &env,
         &[

@@ -59,7 +59,7 @@ pub async fn run(ctx: &Context, args: CreatePullSecretArgs) -> Result<u8, AppErr
                 "--show-secrets has nothing to show with --create-token in a dry run: the token's password is only generated when the command runs for real.",
             ));
         }
-        crate::log::info(&plan.describe(&args.acr, "would create or update"));
+        crate::log::info(&plan.describe("would create or update"));
         crate::log::info(
             "Dry run: nothing was created in the registry; no password was generated.",
         );
@@ -75,7 +75,7 @@ pub async fn run(ctx: &Context, args: CreatePullSecretArgs) -> Result<u8, AppErr
         (Some(pair), _) => pair,
         (None, Some(plan)) if dry_run => (plan.token.clone(), REDACTED.to_string()),
         (None, Some(plan)) => {
-            let (login_server, pair) = create_token(ctx, &args.acr, plan).await?;
+            let (login_server, pair) = create_token(ctx, plan).await?;
             if let Some(ls) = login_server {
                 server = ls;
             }
@@ -331,6 +331,8 @@ fn validate_name(value: &str, flag: &str, what: &str) -> Result<(), AppError> {
 /// checked before any request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenPlan {
+    /// The registry's name, as ARM knows it (from `--acr`).
+    pub registry: String,
     pub token: String,
     pub scope_map: String,
     pub actions: Vec<String>,
@@ -389,6 +391,7 @@ impl TokenPlan {
             .map(|e| parse_expiry(e, now))
             .transpose()?;
         Ok(Some(TokenPlan {
+            registry: registry_name(&args.acr)?,
             token: token.clone(),
             scope_map: format!("{token}-scope-map"),
             actions,
@@ -396,13 +399,13 @@ impl TokenPlan {
         }))
     }
 
-    fn describe(&self, registry: &str, verb: &str) -> String {
+    fn describe(&self, verb: &str) -> String {
         format!(
             "Dry run: acrctl {verb} scope map '{}' ({}) and token '{}' in registry '{}', and generate its password1 ({}).",
             self.scope_map,
             self.actions.join(", "),
             self.token,
-            registry,
+            self.registry,
             self.expiry
                 .as_deref()
                 .map(|e| format!("expiring {e}"))
@@ -542,13 +545,12 @@ fn token_error(e: CallError, what: &str) -> AppError {
 /// login server as ARM knows it, and the username/password pair.
 async fn create_token(
     ctx: &Context,
-    acr_arg: &str,
     plan: &TokenPlan,
 ) -> Result<(Option<String>, (String, String)), AppError> {
-    let name = registry_name(acr_arg)?;
+    let name = &plan.registry;
     let arm = Arm::connect(ctx).await?;
     let subscription = arm::resolve_subscription(ctx, &arm).await?;
-    let registry = crate::commands::attach::find_registry(&arm, &subscription, &name).await?;
+    let registry = crate::commands::attach::find_registry(&arm, &subscription, name).await?;
     let login_server = registry.json["properties"]["loginServer"]
         .as_str()
         .map(str::to_string);
