@@ -30,6 +30,8 @@ pub mod api {
     /// `Microsoft.ContainerRegistry/registries@2025-11-01`; older versions omit the field,
     /// which acrctl reads as the legacy mode.
     pub const REGISTRIES: &str = "2025-11-01";
+    /// Registry scope maps, tokens and generateCredentials (GA).
+    pub const REGISTRY_TOKENS: &str = "2023-07-01";
     /// Managed clusters (a GA version; only read, never written).
     pub const MANAGED_CLUSTERS: &str = "2024-09-01";
 }
@@ -143,6 +145,17 @@ impl Rest {
         body: Option<&Value>,
         what: &str,
     ) -> Result<Value, CallError> {
+        Ok(self.call_full(method, url, body, what).await?.body)
+    }
+
+    /// [`Rest::call`] with the status and the headers a long-running operation needs.
+    pub async fn call_full(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<Reply, CallError> {
         http::check_scheme(&url, what, http::Scheme::HttpsOnly)?;
         if url.origin() != self.origin {
             return Err(AppError::new(
@@ -173,12 +186,28 @@ impl Rest {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let async_operation = header("azure-asyncoperation");
+            let location = header("location");
             let text = http::body_text(response, what).await?;
             if (200..300).contains(&status) {
+                let reply = |body: Value| Reply {
+                    status,
+                    body,
+                    async_operation: async_operation.clone(),
+                    location: location.clone(),
+                    retry_after,
+                };
                 if text.trim().is_empty() {
-                    return Ok(Value::Null);
+                    return Ok(reply(Value::Null));
                 }
-                return serde_json::from_str(&text).map_err(|e| {
+                return serde_json::from_str(&text).map(reply).map_err(|e| {
                     CallError::App(AppError::new(
                         Kind::Failure,
                         format!(
@@ -209,6 +238,20 @@ impl Rest {
         }
     }
 }
+
+/// A successful answer: its status, JSON body and long-running-operation headers.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub async_operation: Option<String>,
+    pub location: Option<String>,
+    pub retry_after: Option<Duration>,
+}
+
+/// The longest a long-running operation is polled, and the delay without `Retry-After`.
+const LRO_BUDGET: Duration = Duration::from_secs(300);
+const LRO_DEFAULT_DELAY: Duration = Duration::from_secs(2);
 
 /// Reads `{"error":{"code","message"}}`; anything else keeps the status and a short excerpt.
 fn parse_error(service: &'static str, status: u16, text: &str) -> ApiError {
@@ -298,6 +341,128 @@ impl Arm {
     ) -> Result<Value, CallError> {
         let url = self.url(path, api_version, &[]);
         self.rest.call(Method::DELETE, url, None, what).await
+    }
+
+    /// `PUT` that may be long-running: an `Azure-AsyncOperation` (or `Location`) answer is
+    /// polled until the operation ends, then the resource is read again.
+    pub async fn put_lro(
+        &self,
+        path: &str,
+        api_version: &str,
+        body: &Value,
+        what: &str,
+    ) -> Result<Value, CallError> {
+        let url = self.url(path, api_version, &[]);
+        let reply = self
+            .rest
+            .call_full(Method::PUT, url, Some(body), what)
+            .await?;
+        if reply.async_operation.is_none() && (reply.location.is_none() || reply.status == 200) {
+            return Ok(reply.body);
+        }
+        self.wait(&reply, what).await?;
+        self.get(path, api_version, what).await
+    }
+
+    /// `POST` of an action that may be long-running; returns the action's result (from
+    /// the `Location` URL when the answer was 202).
+    pub async fn post_lro(
+        &self,
+        path: &str,
+        api_version: &str,
+        body: &Value,
+        what: &str,
+    ) -> Result<Value, CallError> {
+        let url = self.url(path, api_version, &[]);
+        let reply = self
+            .rest
+            .call_full(Method::POST, url, Some(body), what)
+            .await?;
+        if reply.status != 202 && reply.async_operation.is_none() {
+            return Ok(reply.body);
+        }
+        self.wait(&reply, what).await
+    }
+
+    /// Polls a long-running operation, bounded by [`LRO_BUDGET`] and honouring
+    /// `Retry-After`: the `Azure-AsyncOperation` status until it ends, then (or only) the
+    /// `Location` URL until it stops answering 202; returns the last body.
+    async fn wait(&self, first: &Reply, what: &str) -> Result<Value, CallError> {
+        let started = Instant::now();
+        let parse = |u: &str| {
+            Url::parse(u).map_err(|e| {
+                CallError::App(AppError::new(
+                    Kind::Failure,
+                    format!("{what}: ARM's operation URL is not a URL ({e})."),
+                ))
+            })
+        };
+        let mut delay_hint = first.retry_after;
+        let pause = |hint: Option<Duration>| {
+            let d = scaled(hint.unwrap_or(LRO_DEFAULT_DELAY).min(RETRY_AFTER_CAP));
+            if started.elapsed() + d > scaled(LRO_BUDGET).max(Duration::from_secs(5)) {
+                return Err(CallError::App(
+                    AppError::new(
+                        Kind::Failure,
+                        format!(
+                            "{what}: ARM's operation did not finish within {} s.",
+                            LRO_BUDGET.as_secs()
+                        ),
+                    )
+                    .hint("It may still finish; check the resource in a few minutes and run the command again."),
+                ));
+            }
+            Ok(d)
+        };
+        if let Some(op) = &first.async_operation {
+            let url = parse(op)?;
+            loop {
+                let d = pause(delay_hint)?;
+                tokio::time::sleep(d).await;
+                let r = self
+                    .rest
+                    .call_full(Method::GET, url.clone(), None, what)
+                    .await?;
+                delay_hint = r.retry_after;
+                let status = r.body["status"].as_str().unwrap_or("").to_string();
+                crate::debug!("{what}: operation status {status}");
+                match status.to_ascii_lowercase().as_str() {
+                    "succeeded" => break,
+                    "failed" | "canceled" | "cancelled" => {
+                        let e = &r.body["error"];
+                        return Err(CallError::Api(ApiError {
+                            service: "ARM",
+                            status: 200,
+                            code: e["code"].as_str().unwrap_or(&status).to_string(),
+                            message: e["message"]
+                                .as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| format!("The operation ended {status}.")),
+                        }));
+                    }
+                    _ => {}
+                }
+            }
+            delay_hint = Some(Duration::ZERO);
+        }
+        let Some(location) = &first.location else {
+            return Ok(Value::Null);
+        };
+        let url = parse(location)?;
+        loop {
+            if delay_hint != Some(Duration::ZERO) {
+                let d = pause(delay_hint)?;
+                tokio::time::sleep(d).await;
+            }
+            let r = self
+                .rest
+                .call_full(Method::GET, url.clone(), None, what)
+                .await?;
+            if r.status != 202 {
+                return Ok(r.body);
+            }
+            delay_hint = r.retry_after.or(Some(LRO_DEFAULT_DELAY));
+        }
     }
 
     /// A list call, following `nextLink` until the last page.

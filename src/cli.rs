@@ -581,13 +581,27 @@ Examples:
   echo \"$PW\" | acrctl create-pull-secret --acr myregistry --name acr-secret \\
       --username u --password-stdin --dry-run -o yaml
 
+  # A new repository-scoped ACR token (through ARM: a scope map, the token, a
+  # generated password) whose credentials go into the Secret; pull-only by default:
+  acrctl create-pull-secret --acr myregistry --name acr-secret \
+      --create-token awesomeapps-pull --repository awesomeapps/web \
+      --repository awesomeapps/api:content/read,metadata/read --expiry 90d
+
   # kubectl's flags work too:
   acrctl create-pull-secret --name acr-secret --docker-server myregistry.azurecr.io \\
       --docker-username \"$SP_APP_ID\" --password-stdin
 
 The Secret is what `kubectl create secret docker-registry` makes, byte for byte; it is
 created or updated with server-side apply (field manager acrctl), so running the
-command again updates it and a new password rotates it.";
+command again updates it and a new password rotates it.
+
+--create-token needs Owner or Contributor on the registry (scopeMaps/write,
+tokens/write, generateCredentials/action); the scope map is named TOKEN-scope-map as
+az acr token create names it. Actions of --repository: content/read, content/write,
+content/delete, metadata/read, metadata/write, or the shorthands pull (content/read +
+metadata/read, the default), push (pull + content/write + metadata/write) and delete.
+--expiry is a duration (30d, 12h, 2w, 1y) or a date (2027-01-31, RFC 3339); without
+it the password never expires. The password is shown nowhere but in the Secret.";
 
 #[derive(Args, Debug, Clone)]
 #[command(after_help = CREATE_PULL_SECRET_EXAMPLES)]
@@ -632,6 +646,29 @@ pub struct CreatePullSecretArgs {
     /// Use the ACR refresh token of the current Entra identity (expires in about 3 hours).
     #[arg(long)]
     pub from_login: bool,
+
+    /// Create (or update) an ACR repository-scoped token of this name through ARM and put
+    /// a newly generated password of it into the Secret (needs --repository).
+    #[arg(
+        long,
+        value_name = "TOKEN_NAME",
+        conflicts_with_all = ["username", "password", "password_stdin", "from_login"]
+    )]
+    pub create_token: Option<String>,
+
+    /// With --create-token: a repository the token may use, with its actions
+    /// (REPO[:ACTION,…], default pull); repeatable.
+    #[arg(
+        long = "repository",
+        value_name = "REPO[:ACTIONS]",
+        requires = "create_token"
+    )]
+    pub repositories: Vec<String>,
+
+    /// With --create-token: when the password expires, a duration (30d, 12h, 1y) or a
+    /// date (RFC 3339 or YYYY-MM-DD); default: never.
+    #[arg(long, value_name = "DURATION_OR_DATE", requires = "create_token")]
+    pub expiry: Option<String>,
 
     /// Entra audience for --from-login: `acr` (default), `arm`, or a URI.
     #[arg(long, env = "ACRCTL_ACR_AUDIENCE", requires = "from_login")]

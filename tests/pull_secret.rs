@@ -685,3 +685,429 @@ fn from_login_stores_the_acr_refresh_token_and_warns_about_its_lifetime() {
         )
     );
 }
+
+/// The emulator's Reader role (test setup for an identity that can read, not write).
+const READER: &str = "acdd72a7-3c48-4a49-a4f2-a1c48b7a2d2b";
+
+/// `create-pull-secret --acr registry1 --name acr-secret --create-token …` plus `extra`,
+/// with ARM's backoff shrunk (see `support::cmd`).
+fn create_token(env: &TestEnv, extra: &[&str]) -> Output {
+    let mut c = cmd(env);
+    c.args([
+        "create-pull-secret",
+        "--acr",
+        "registry1",
+        "--name",
+        "acr-secret",
+    ]);
+    c.args(extra);
+    c.output().unwrap()
+}
+
+#[test]
+fn create_token_makes_a_scoped_token_whose_credentials_pull_only_its_repository() {
+    let env = TestEnv::start();
+    // Each ContainerRegistry operation answers InProgress once: acrctl has to poll.
+    env.emu.set_operation_polls(1);
+    let out = create_token(
+        &env,
+        &[
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "samples/hello",
+            "--repository",
+            "samples/world:metadata/read",
+            "--expiry",
+            "30d",
+            "--kubeconfig",
+            &kubeconfig_arg(&env),
+            "--debug",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let maps = env.emu.scope_maps();
+    assert_eq!(maps.len(), 1, "{maps:?}");
+    assert_eq!(maps[0].name, "app-pull-scope-map");
+    assert_eq!(
+        maps[0].actions,
+        vec![
+            "repositories/samples/hello/content/read",
+            "repositories/samples/hello/metadata/read",
+            "repositories/samples/world/metadata/read",
+        ]
+    );
+    let tokens = env.emu.acr_tokens();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    let token = &tokens[0];
+    assert_eq!(token.name, "app-pull");
+    assert_eq!(token.status, "enabled");
+    assert_eq!(token.scope_map_id, maps[0].id);
+    assert_eq!(token.passwords.len(), 1);
+    let password = token.passwords[0].value.clone();
+    let expiry = token.passwords[0].expiry.clone().expect("an expiry");
+    assert!(expiry.ends_with('Z'), "{expiry}");
+    // The operations were polled, not assumed done.
+    assert!(
+        env.emu
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("/operationStatuses/")),
+        "no operation status was polled"
+    );
+
+    // The Secret: username = token name, password = the generated one, for the login
+    // server ARM reports; byte for byte what kubectl makes.
+    let registry = env.registry(0);
+    let config: Value = serde_json::from_slice(&stored_config(&env, "default")).unwrap();
+    let entry = &config["auths"][registry.as_str()];
+    assert_eq!(entry["username"], "app-pull");
+    assert_eq!(entry["password"], password.as_str());
+    assert_eq!(
+        stored_config(&env, "default"),
+        kubectl_oracle(&env, &registry, "app-pull", &password)
+    );
+
+    // No password, Secret content or token in the output, even with --debug.
+    let err = stderr(&out);
+    assert!(err.contains("DEBUG"), "{err}");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(stored_config(&env, "default"));
+    let mut secrets = env.secrets();
+    secrets.extend([password.clone(), encoded]);
+    assert_no_secrets(&out, &secrets);
+    assert_no_jwt(&err);
+
+    // The registry's token service: pull on samples/hello, nothing on another repository,
+    // no push anywhere.
+    let access = |scope: &str| {
+        env.emu
+            .registry_access("registry1", "app-pull", &password, scope)
+            .expect("the token's credentials are accepted")
+    };
+    assert_eq!(
+        access("repository:samples/hello:pull")[0]["actions"],
+        json!(["pull"])
+    );
+    assert_eq!(
+        access("repository:samples/hello:pull,push")[0]["actions"],
+        json!(["pull"])
+    );
+    assert_eq!(
+        access("repository:other/repo:pull")[0]["actions"],
+        json!([])
+    );
+    assert_eq!(
+        access("repository:samples/world:pull")[0]["actions"],
+        json!([])
+    );
+    assert!(env
+        .emu
+        .registry_access(
+            "registry1",
+            "app-pull",
+            "wrong",
+            "repository:samples/hello:pull"
+        )
+        .is_none());
+
+    // And over HTTP: acrctl login with the token's credentials (Basic auth at /oauth2/token).
+    let mut login = env.acrctl_std();
+    login.args([
+        "login",
+        "-n",
+        &registry,
+        "-u",
+        "app-pull",
+        "--password-stdin",
+    ]);
+    let out = run_with_stdin(login, &password);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut login = env.acrctl_std();
+    login.args([
+        "login",
+        "-n",
+        &registry,
+        "-u",
+        "app-pull",
+        "--password-stdin",
+    ]);
+    let out = run_with_stdin(login, "not-the-password");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+
+    // A second run updates the same scope map and token and rotates password1.
+    let out = create_token(
+        &env,
+        &[
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "samples/hello",
+            "--kubeconfig",
+            &kubeconfig_arg(&env),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(env.emu.scope_maps().len(), 1);
+    let tokens = env.emu.acr_tokens();
+    assert_eq!(tokens.len(), 1);
+    let rotated = tokens[0].passwords[0].value.clone();
+    assert_ne!(rotated, password);
+    assert_eq!(tokens[0].passwords[0].expiry, None);
+    let config: Value = serde_json::from_slice(&stored_config(&env, "default")).unwrap();
+    assert_eq!(
+        config["auths"][registry.as_str()]["password"],
+        rotated.as_str()
+    );
+    assert!(env
+        .emu
+        .registry_access(
+            "registry1",
+            "app-pull",
+            &password,
+            "repository:samples/hello:pull"
+        )
+        .is_none());
+}
+
+#[test]
+fn create_token_without_rights_exits_4_and_names_the_permission() {
+    let env = TestEnv::start();
+    let info = env.info().clone();
+    env.emu.assign_role(
+        &format!("/subscriptions/{}", info.subscription_id),
+        READER,
+        &info.sp_noaccess.object_id,
+    );
+    let out = cmd(&env)
+        .env("AZURE_CLIENT_ID", &info.sp_noaccess.client_id)
+        .env(
+            "AZURE_CLIENT_SECRET",
+            info.sp_noaccess.secret.as_deref().unwrap(),
+        )
+        .args([
+            "create-pull-secret",
+            "--acr",
+            "registry1",
+            "--name",
+            "acr-secret",
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "samples/hello",
+            "--kubeconfig",
+            &kubeconfig_arg(&env),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Microsoft.ContainerRegistry/registries/scopeMaps/write"),
+        "{err}"
+    );
+    assert!(err.contains("Owner or Contributor"), "{err}");
+    assert!(env.emu.scope_maps().is_empty());
+    assert!(env.emu.acr_tokens().is_empty());
+    assert!(env
+        .emu
+        .kube_object("secrets", "default", "acr-secret")
+        .is_none());
+    assert_no_secrets(&out, &env.secrets());
+}
+
+#[test]
+fn create_token_usage_errors_come_before_any_request() {
+    let env = TestEnv::start();
+    env.emu.clear_requests();
+    let cases: &[&[&str]] = &[
+        &[
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "Samples/Hello",
+        ],
+        &[
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "samples/hello:bogus",
+        ],
+        &[
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "samples/hello:",
+        ],
+        &["--create-token", "app-pull", "--repository", "/samples"],
+        &["--create-token", "app-pull"],
+        &["--create-token", "ab", "--repository", "samples/hello"],
+        &[
+            "--create-token",
+            "app_pull",
+            "--repository",
+            "samples/hello",
+        ],
+        &[
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "samples/hello",
+            "--expiry",
+            "2001-01-01",
+        ],
+        &[
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "samples/hello",
+            "--expiry",
+            "soon",
+        ],
+        &[
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "samples/hello",
+            "--username",
+            "u",
+            "--password",
+            "p",
+        ],
+        &[
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "samples/hello",
+            "--from-login",
+        ],
+        &["--repository", "samples/hello", "--from-login"],
+    ];
+    for extra in cases {
+        let mut args: Vec<&str> = extra.to_vec();
+        let kc = kubeconfig_arg(&env);
+        args.extend(["--kubeconfig", &kc]);
+        let out = create_token(&env, &args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", stderr(&out));
+    }
+    // A login server without the registry's name in it (the emulator's 127.0.0.1:port).
+    let mut c = cmd(&env);
+    c.args([
+        "create-pull-secret",
+        "--acr",
+        &env.registry(0),
+        "--name",
+        "acr-secret",
+        "--create-token",
+        "app-pull",
+        "--repository",
+        "samples/hello",
+        "--kubeconfig",
+        &kubeconfig_arg(&env),
+    ]);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("registry's name"), "{}", stderr(&out));
+    let out = create_token(
+        &env,
+        &[
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "samples/hello:pull,bogus",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown action 'bogus'"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        env.emu.requests().is_empty(),
+        "{:?}",
+        env.emu
+            .requests()
+            .iter()
+            .map(|r| &r.path)
+            .collect::<Vec<_>>()
+    );
+    assert!(env.emu.scope_maps().is_empty());
+}
+
+#[test]
+fn create_token_dry_run_creates_nothing_and_says_what_it_would_do() {
+    let env = TestEnv::start();
+    env.emu.clear_requests();
+    let out = create_token(
+        &env,
+        &[
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "samples/hello",
+            "--expiry",
+            "2099-01-31",
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("would create"), "{err}");
+    assert!(err.contains("app-pull-scope-map"), "{err}");
+    assert!(err.contains("2099-01-31T00:00:00Z"), "{err}");
+    let manifest = json_out(&out);
+    assert_eq!(manifest["type"], "kubernetes.io/dockerconfigjson");
+    assert_eq!(manifest["data"][".dockerconfigjson"], "[REDACTED]");
+    assert!(env.emu.scope_maps().is_empty());
+    assert!(env.emu.acr_tokens().is_empty());
+    assert!(
+        !env.emu
+            .requests()
+            .iter()
+            .any(|r| r.method != "GET" || r.path.contains("Microsoft.ContainerRegistry")),
+        "{:?}",
+        env.emu
+            .requests()
+            .iter()
+            .map(|r| (&r.method, &r.path))
+            .collect::<Vec<_>>()
+    );
+
+    let out = create_token(
+        &env,
+        &[
+            "--create-token",
+            "app-pull",
+            "--repository",
+            "samples/hello",
+            "--dry-run",
+            "--show-secrets",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn create_token_flags_parse_without_the_network() {
+    let env = TestEnv::start();
+    let out = env
+        .acrctl()
+        .args([
+            "create-pull-secret",
+            "--acr",
+            "registry1",
+            "--name",
+            "acr-secret",
+            "--expiry",
+            "3d",
+            "--from-login",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--create-token"), "{}", stderr(&out));
+}

@@ -224,13 +224,23 @@ fn verify_acr(ctx: &Ctx, token: &str, grant_type: &str) -> Option<Value> {
 
 /// Who a token is for.
 enum Subject {
-    Aad { oid: String, tenant: String },
+    Aad {
+        oid: String,
+        tenant: String,
+    },
     Admin,
+    /// A repository-scoped token: the actions its scope map grants per repository.
+    Token {
+        name: String,
+        grants: Vec<(String, Vec<&'static str>)>,
+    },
 }
 
 /// What the subject may do on this registry: (repository actions, catalog allowed).
 fn allowed(ctx: &Ctx, sub: &Subject) -> (Vec<&'static str>, bool) {
     match sub {
+        // Per repository; see `access_token`.
+        Subject::Token { .. } => (vec![], false),
         Subject::Admin => (
             vec!["pull", "push", "delete", "metadata_read", "metadata_write"],
             true,
@@ -282,6 +292,7 @@ fn base_claims(ctx: &Ctx, sub: &Subject, grant: &str, lifetime: u64) -> Value {
     let (subject, tenant) = match sub {
         Subject::Aad { oid, tenant } => (oid.clone(), tenant.clone()),
         Subject::Admin => (ctx.reg().admin_username.clone(), String::new()),
+        Subject::Token { name, .. } => (name.clone(), String::new()),
     };
     json!({
         "jti": uuid::Uuid::new_v4(),
@@ -312,7 +323,11 @@ fn access_token(ctx: &Ctx, sub: &Subject, scopes: &str) -> String {
             .filter(|a| match typ {
                 "registry" => name == "catalog" && *a == "*" && catalog,
                 "repository" | "artifact-repository" => {
-                    if *a == "*" {
+                    if let Subject::Token { grants, .. } = sub {
+                        grants
+                            .iter()
+                            .any(|(repo, acts)| repo == name && acts.contains(a))
+                    } else if *a == "*" {
                         catalog
                     } else {
                         repo_actions.contains(a)
@@ -326,6 +341,21 @@ fn access_token(ctx: &Ctx, sub: &Subject, scopes: &str) -> String {
     let mut c = base_claims(ctx, sub, "access_token", ACCESS_LIFETIME);
     c["access"] = Value::Array(access);
     sign(ctx, &c)
+}
+
+/// What `/oauth2/token` with these username/password credentials grants for `scope`
+/// (the access token's `access` claim), or None when it refuses them.
+pub fn password_access(
+    s: &Arc<Shared>,
+    idx: usize,
+    user: &str,
+    pass: &str,
+    scope: &str,
+) -> Option<Value> {
+    let ctx = Ctx { s: s.clone(), idx };
+    let sub = password_subject(&ctx, user, pass)?;
+    let token = access_token(&ctx, &sub, scope);
+    verify_acr(&ctx, &token, "access_token").map(|c| c["access"].clone())
 }
 
 /// Mints an access token with full rights (used to seed the backend registry).
@@ -393,7 +423,10 @@ fn password_subject(ctx: &Ctx, user: &str, pass: &str) -> Option<Subject> {
     if user == NULL_GUID {
         return refresh_subject(ctx, pass);
     }
-    None
+    crate::acr_tokens::token_grants(&ctx.s, reg, user, pass).map(|grants| Subject::Token {
+        name: user.to_string(),
+        grants,
+    })
 }
 
 fn refresh_subject(ctx: &Ctx, token: &str) -> Option<Subject> {

@@ -17,7 +17,7 @@ use crate::state::{
     CONTRIBUTOR, OWNER, RBAC_ADMIN, READER, ROLES, UAA,
 };
 
-fn arm_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn arm_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         Json(json!({"error": {"code": code, "message": message}})),
@@ -120,12 +120,16 @@ fn can_read(s: &Shared, c: &Caller, scope: &str) -> bool {
 }
 
 fn forbidden(c: &Caller, action: &str, scope: &str) -> Response {
+    forbidden_oid(&c.oid, action, scope)
+}
+
+pub(crate) fn forbidden_oid(oid: &str, action: &str, scope: &str) -> Response {
     arm_error(
         StatusCode::FORBIDDEN,
         "AuthorizationFailed",
         &format!(
             "The client '{0}' with object id '{0}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.",
-            c.oid
+            oid
         ),
     )
 }
@@ -217,6 +221,16 @@ fn route(
         )
         .into_response();
     }
+    // /subscriptions/{sub}/providers/Microsoft.ContainerRegistry/locations/{loc}/
+    // operationStatuses/{id} (Azure-AsyncOperation) and operationResults/{id} (Location).
+    if segs.len() == 8
+        && segs[2].eq_ignore_ascii_case("providers")
+        && segs[3].eq_ignore_ascii_case("Microsoft.ContainerRegistry")
+        && segs[4].eq_ignore_ascii_case("locations")
+        && *method == Method::GET
+    {
+        return crate::acr_tokens::operation(s, segs[6], segs[7]);
+    }
     // PUT of a whole managedCluster, as `az aks update` sends after any change (here only
     // the async-operation protocol matters: Azure-AsyncOperation, then Succeeded).
     if segs.len() == 8
@@ -296,6 +310,19 @@ fn route(
                 return forbidden(c, "Microsoft.ContainerRegistry/registries/read", &scope);
             }
             return Json(registry_json(s, reg)).into_response();
+        }
+        if segs.len() == 10
+            && (segs[8].eq_ignore_ascii_case("scopeMaps") || segs[8].eq_ignore_ascii_case("tokens"))
+        {
+            return crate::acr_tokens::child(
+                s, &c.oid, method, &scope, reg, segs[8], segs[9], body,
+            );
+        }
+        if segs.len() == 9
+            && segs[8].eq_ignore_ascii_case("generateCredentials")
+            && *method == Method::POST
+        {
+            return crate::acr_tokens::generate_credentials(s, &c.oid, &scope, reg, body);
         }
         if segs.len() == 9
             && segs[8].eq_ignore_ascii_case("listCredentials")

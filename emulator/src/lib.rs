@@ -4,6 +4,7 @@
 //! first optionally backed by a real docker-registry. See README in the module docs.
 
 mod acr;
+mod acr_tokens;
 mod admin;
 mod arm;
 mod backend;
@@ -29,6 +30,7 @@ use axum::Router;
 pub use faults::Fault;
 pub use kube::KubeInfo;
 pub use state::RoleAssignment;
+pub use state::{AcrToken, ScopeMap, TokenPassword};
 pub use state::{
     ClusterInfo, Info, LoggedRequest, ManagedIdentity, RegistryInfo, ServicePrincipal, UserInfo,
 };
@@ -185,6 +187,40 @@ impl Emulator {
             principal_type: "ServicePrincipal".into(),
             created_on: state::rfc3339_now(),
         });
+    }
+
+    /// ACR scope maps created through ARM.
+    pub fn scope_maps(&self) -> Vec<state::ScopeMap> {
+        self.shared.world().scope_maps.clone()
+    }
+
+    /// ACR tokens created through ARM (with their passwords).
+    pub fn acr_tokens(&self) -> Vec<state::AcrToken> {
+        self.shared.world().tokens.clone()
+    }
+
+    /// How many status polls each new ContainerRegistry operation answers `InProgress`
+    /// (default 0: done at the first poll).
+    pub fn set_operation_polls(&self, polls: u32) {
+        self.shared.world().operation_polls = polls;
+    }
+
+    /// The `access` claim the registry's token service (`/oauth2/token`, password grant)
+    /// grants these credentials for `scope` (e.g. `repository:samples/hello:pull`); None
+    /// when it refuses them.
+    pub fn registry_access(
+        &self,
+        registry: &str,
+        user: &str,
+        password: &str,
+        scope: &str,
+    ) -> Option<serde_json::Value> {
+        let idx = self
+            .shared
+            .registries
+            .iter()
+            .position(|r| r.name.eq_ignore_ascii_case(registry))?;
+        acr::password_access(&self.shared, idx, user, password, scope)
     }
 
     /// Role assignments currently in the world (id, scope, role GUID, principal).

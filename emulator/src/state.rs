@@ -232,6 +232,54 @@ pub struct World {
     pub refresh_tokens: HashMap<String, RefreshGrant>,
     /// The next N device-code polls answer `slow_down` whatever their timing.
     pub forced_slow_downs: u32,
+    /// ACR scope maps (`registries/{r}/scopeMaps/{name}`).
+    pub scope_maps: Vec<ScopeMap>,
+    /// ACR repository-scoped tokens (`registries/{r}/tokens/{name}`).
+    pub tokens: Vec<AcrToken>,
+    /// Long-running ContainerRegistry operations by id: how many more status polls
+    /// answer `InProgress`, and the result a POST's `Location` finally returns.
+    pub operations: HashMap<String, Operation>,
+    /// How many status polls every new ContainerRegistry operation answers `InProgress`.
+    pub operation_polls: u32,
+}
+
+/// An ACR scope map: repository actions (`repositories/{repo}/content/read`, …).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScopeMap {
+    pub registry: String,
+    pub name: String,
+    pub id: String,
+    pub description: String,
+    pub actions: Vec<String>,
+    pub created: String,
+}
+
+/// An ACR token: a scope map and up to two passwords.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AcrToken {
+    pub registry: String,
+    pub name: String,
+    pub id: String,
+    pub scope_map_id: String,
+    pub status: String,
+    pub passwords: Vec<TokenPassword>,
+    pub created: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TokenPassword {
+    pub name: String,
+    pub value: String,
+    pub created: String,
+    /// RFC 3339, as given to generateCredentials (none: never expires).
+    pub expiry: Option<String>,
+}
+
+/// A long-running operation of the emulator's ARM.
+#[derive(Clone, Debug)]
+pub struct Operation {
+    pub polls_left: u32,
+    pub result: Option<Value>,
 }
 
 pub struct Shared {
