@@ -15,6 +15,8 @@ Examples:
   acrctl check-acr --cluster myAKSCluster -g myResourceGroup --acr myregistry
   echo \"$SP_SECRET\" | acrctl create-pull-secret --acr myregistry --name acr-secret \\
       --namespace awesomeapps --username \"$SP_APP_ID\" --password-stdin
+  acrctl configure-docker -n myregistry           # docker pulls never need a login again
+  acrctl auth login                               # sign in without the Azure CLI
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 auth refused, 5 network/TLS.";
 
@@ -103,28 +105,6 @@ pub enum Command {
     Login(LoginArgs),
     /// Remove what `login` stored for a registry (docker logout).
     Logout(LogoutArgs),
-    /// Create or update an image pull secret for a registry in any Kubernetes cluster
-    /// (kubectl create secret docker-registry).
-    CreatePullSecret(CreatePullSecretArgs),
-    /// az-style spellings: `acrctl acr login …`.
-    Acr {
-        #[command(subcommand)]
-        command: AcrCommand,
-    },
-    /// Answer docker's credential-helper protocol (also run as `docker-credential-acrctl`).
-    CredentialHelper {
-        #[arg(value_enum)]
-        action: HelperAction,
-    },
-    /// Point docker (and podman) at acrctl's credential helper for these registries.
-    ConfigureDocker(ConfigureDockerArgs),
-    /// The token cache.
-    Cache {
-        #[command(subcommand)]
-        command: CacheCommand,
-    },
-    /// Kubelet image credential provider (credentialprovider.kubelet.k8s.io/v1) on stdin/stdout.
-    KubeletCredentialProvider,
     /// Let a cluster's nodes pull from a registry: an AcrPull role assignment for its
     /// kubelet identity (az aks update --attach-acr).
     Attach(AttachArgs),
@@ -133,16 +113,38 @@ pub enum Command {
     /// Tell whether a cluster can pull from a registry, and why not: a checklist with the
     /// evidence and the fix for each problem (az aks check-acr).
     CheckAcr(CheckAcrArgs),
-    /// az-style spellings: `acrctl aks update -n C -g RG --attach-acr X`.
-    Aks {
-        #[command(subcommand)]
-        command: AksCommand,
+    /// Create or update an image pull secret for a registry in any Kubernetes cluster
+    /// (kubectl create secret docker-registry).
+    CreatePullSecret(CreatePullSecretArgs),
+    /// Point docker (and podman) at acrctl's credential helper for these registries.
+    ConfigureDocker(ConfigureDockerArgs),
+    /// Answer docker's credential-helper protocol (also run as `docker-credential-acrctl`).
+    CredentialHelper {
+        #[arg(value_enum)]
+        action: HelperAction,
     },
+    /// Kubelet image credential provider (credentialprovider.kubelet.k8s.io/v1) on stdin/stdout.
+    KubeletCredentialProvider,
     /// Sign in to Entra ID without the Azure CLI, and stay signed in (az login,
     /// az account show, az logout).
     Auth {
         #[command(subcommand)]
         command: AuthCommand,
+    },
+    /// The token cache.
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
+    /// az-style spellings: `acrctl acr login …`.
+    Acr {
+        #[command(subcommand)]
+        command: AcrCommand,
+    },
+    /// az-style spellings: `acrctl aks update -n C -g RG --attach-acr X`.
+    Aks {
+        #[command(subcommand)]
+        command: AksCommand,
     },
     /// Print a shell completion script.
     Completion {
