@@ -91,16 +91,7 @@ impl Cache {
 
     /// Every valid key (for `credential-helper list`).
     pub fn keys(&self) -> Vec<String> {
-        let Some(path) = &self.path else {
-            return Vec::new();
-        };
-        let now = now();
-        read(path)
-            .entries
-            .into_iter()
-            .filter(|(_, e)| e.expires_on > now)
-            .map(|(k, _)| k)
-            .collect()
+        self.expiries().into_iter().map(|(k, _)| k).collect()
     }
 
     /// Every valid entry's key and expiry (for `auth status`; values are left out).

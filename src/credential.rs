@@ -743,7 +743,7 @@ fn sdk_setup_error(what: &str, err: &azure_core::Error) -> AppError {
 /// that borrows `error_description`, which fails on the `\r\n` every real description
 /// contains, and the description then only survives inside the serde error's text.
 fn sdk_error(kind: SourceKind, who: &str, resource: &str, err: &azure_core::Error) -> TokenError {
-    let text = chain_text(err);
+    let text = crate::error::error_chain(err);
     if let Some(summary) = aadsts_summary(&text) {
         let audience_refused = summary.starts_with("AADSTS500011:");
         let hint = match kind {
@@ -801,17 +801,6 @@ fn who_endpoint(kind: SourceKind) -> &'static str {
         SourceKind::AzureCli => "the Azure CLI",
         _ => "the Entra token endpoint",
     }
-}
-
-fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = String::new();
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = current {
-        out.push_str(&e.to_string());
-        out.push('\n');
-        current = e.source();
-    }
-    out
 }
 
 /// `AADSTSnnnn: first sentence…` from wherever it appears, cut at the first line break

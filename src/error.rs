@@ -153,12 +153,13 @@ pub fn network_error(what: &str, url: &str, err: &(dyn std::error::Error + 'stat
         .caused_by(err)
 }
 
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+/// Every message of an error's `source()` chain, one per line.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = String::new();
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
         out.push_str(&e.to_string());
-        out.push_str(": ");
+        out.push('\n');
         current = e.source();
     }
     out

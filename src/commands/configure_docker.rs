@@ -2,7 +2,6 @@
 //! installs the `docker-credential-acrctl` link and points `credHelpers` at it, so docker
 //! (and podman) ask acrctl for a token on every pull, and nobody logs in again.
 
-use crate::acr;
 use crate::cli::{ConfigureDockerArgs, Target};
 use crate::context::Context;
 use crate::error::{AppError, Kind};
@@ -13,23 +12,7 @@ use std::path::{Path, PathBuf};
 pub const HELPER_NAME: &str = "docker-credential-acrctl";
 
 pub async fn run(ctx: &Context, args: ConfigureDockerArgs) -> Result<u8, AppError> {
-    for n in &args.names {
-        acr::login_server(n, None, "azurecr.io")?;
-    }
-    let needs_suffix = args
-        .names
-        .iter()
-        .any(|n| !n.contains('.') && !n.contains(':'));
-    let suffix = if needs_suffix {
-        ctx.acr_suffix().await?
-    } else {
-        String::new()
-    };
-    let servers: Vec<String> = args
-        .names
-        .iter()
-        .map(|n| acr::login_server(n, None, &suffix))
-        .collect::<Result<_, _>>()?;
+    let servers = crate::commands::login::login_servers(ctx, &args.names, None).await?;
     let mut clients = Vec::new();
     for t in &args.targets {
         match t {

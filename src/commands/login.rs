@@ -84,7 +84,8 @@ pub async fn run(ctx: Arc<Context>, args: LoginArgs) -> Result<u8, AppError> {
     crate::commands::finish(failures, servers.len())
 }
 
-fn clients(targets: &[Target]) -> Vec<Client> {
+/// `--target` values to clients, in the order given, each once.
+pub(crate) fn clients(targets: &[Target]) -> Vec<Client> {
     let mut out: Vec<Client> = Vec::new();
     for t in targets {
         let add: &[Client] = match t {
@@ -131,7 +132,7 @@ fn read_basic_credentials(args: &LoginArgs) -> Result<Option<(String, String)>, 
 
 /// `-n` values to login servers, in order, without duplicates; the cloud is only
 /// consulted when a bare registry name needs its suffix.
-async fn login_servers(
+pub(crate) async fn login_servers(
     ctx: &Context,
     names: &[String],
     suffix: Option<&str>,
